@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the allocator front.
+ *
+ * Validates requests, turns them into the placement rule every backend
+ * obeys (struct kvs_req), owns the tracking objects and the counters, and
+ * checks what a backend reports against what it was told.
+ *
+ * Locking: a->state_sem (a per-CPU rw-semaphore) is taken for read around
+ * every backend operation and for write where the backend itself changes
+ * or the whole index must hold still (switch, reset, check, teardown).
+ * Each backend has its own lock for its index; see its file.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include "arena.h"
+
+/* === Data === */
+
+const char *const kvs_stat_names[KVS_NR_STATS] = {
+	[KVS_ST_ALLOCS]			= "allocs",
+	[KVS_ST_FREES]			= "frees",
+	[KVS_ST_BYTES_ALLOC]		= "bytes_allocated",
+	[KVS_ST_BYTES_FREED]		= "bytes_freed",
+	[KVS_ST_FAIL_EINVAL]		= "fail_einval",
+	[KVS_ST_FAIL_ENOMEM]		= "fail_enomem",
+	[KVS_ST_FAIL_ENOENT]		= "fail_enoent",
+	[KVS_ST_FAIL_EBUSY]		= "fail_ebusy",
+	[KVS_ST_FAIL_ERANGE]		= "fail_erange",
+	[KVS_ST_FAIL_OTHER]		= "fail_other",
+	[KVS_ST_GAP_SEARCHES]		= "gap_searches",
+	[KVS_ST_MT_STORES]		= "mt_stores",
+	[KVS_ST_MT_ERASES]		= "mt_erases",
+	[KVS_ST_MT_WALKS]		= "mt_walks",
+	[KVS_ST_MT_SLOW_INSERTS]	= "mt_slow_inserts",
+	[KVS_ST_MT_INSERT_RACES]	= "mt_insert_races",
+	[KVS_ST_RB_INSERTS]		= "rb_inserts",
+	[KVS_ST_RB_ERASES]		= "rb_erases",
+	[KVS_ST_RB_AUGMENT]		= "rb_augment_steps",
+	[KVS_ST_RB_MERGES]		= "rb_merges",
+	[KVS_ST_LIST_WALKED]		= "list_nodes_walked",
+};
+static_assert(ARRAY_SIZE(kvs_stat_names) == KVS_NR_STATS);
+
+static const struct kvs_backend *const kvs_backends[] = {
+	&kvs_be_maple,
+#ifdef KVS_HAVE_ALL_BACKENDS
+	&kvs_be_maple_dual,
+	&kvs_be_rbtree,
+	&kvs_be_list,
+#endif
+};
+
+/* Tracking objects come from their own slab, never from the arena. */
+static struct kmem_cache *kvs_area_cachep;
+
+/* === Internals === */
+
+/**
+ * kvs_fail() - record why an operation failed.
+ * @e:   where the reason goes; may be NULL for in-kernel callers.
+ * @err: the negative errno to return.
+ * @fmt: one line, no trailing newline.
+ *
+ * Return: @err, so that callers can write "return kvs_fail(...)".
+ */
+int kvs_fail(struct kvs_err *e, int err, const char *fmt, ...)
+{
+	va_list args;
+
+	if (e) {
+		va_start(args, fmt);
+		vsnprintf(e->msg, sizeof(e->msg), fmt, args);
+		va_end(args);
+	}
+	return err;
+}
+
+static void kvs_count_fail(struct kvs_arena *a, int err)
+{
+	switch (err) {
+	case -EINVAL:
+		kvs_count(a, KVS_ST_FAIL_EINVAL);
+		break;
+	case -ENOMEM:
+		kvs_count(a, KVS_ST_FAIL_ENOMEM);
+		break;
+	case -ENOENT:
+		kvs_count(a, KVS_ST_FAIL_ENOENT);
+		break;
+	case -EBUSY:
+		kvs_count(a, KVS_ST_FAIL_EBUSY);
+		break;
+	case -ERANGE:
+		kvs_count(a, KVS_ST_FAIL_ERANGE);
+		break;
+	default:
+		kvs_count(a, KVS_ST_FAIL_OTHER);
+		break;
+	}
+}
+
+/**
+ * kvs_stat_sum() - a counter summed over all CPUs.
+ * @a:  the arena.
+ * @id: which counter.
+ *
+ * Approximate while operations are in flight, exact under
+ * a->state_sem held for write.
+ */
+unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id)
+{
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(a->stats, cpu)->v[id];
+	return sum;
+}
+
+static unsigned long kvs_live_areas(struct kvs_arena *a)
+{
+	return kvs_stat_sum(a, KVS_ST_ALLOCS) - kvs_stat_sum(a, KVS_ST_FREES);
+}
+
+static unsigned long kvs_live_bytes(struct kvs_arena *a)
+{
+	return kvs_stat_sum(a, KVS_ST_BYTES_ALLOC) -
+	       kvs_stat_sum(a, KVS_ST_BYTES_FREED);
+}
+
+static void kvs_area_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(kvs_area_cachep,
+			container_of(head, struct kvs_area, rcu));
+}
+
+/**
+ * kvs_area_free() - free a tracking object after an RCU grace period.
+ * @a:  the arena it belonged to.
+ * @va: the object, already unlinked from the index.
+ *
+ * Lookups walk the index under rcu_read_lock() only, so an unlinked area
+ * may still be seen by a reader until the grace period ends.
+ */
+void kvs_area_free(struct kvs_arena *a, struct kvs_area *va)
+{
+	call_rcu(&va->rcu, kvs_area_free_rcu);
+}
+
+/*
+ * kvs_window() - the window of a request, checked against the arena.
+ *
+ * A window given with vstart = vend = 0 is the whole arena.  Its ends are
+ * rounded inwards to whole pages.
+ */
+static int kvs_window(struct kvs_arena *a, const struct kvs_spec *s,
+		      struct kvs_req *r, struct kvs_err *e)
+{
+	unsigned long lo = a->base, hi = a->base + a->size;
+
+	if (!s->vstart && !s->vend) {
+		r->vstart = lo;
+		r->vend = hi;
+		return 0;
+	}
+	if (s->vstart >= s->vend)
+		return kvs_fail(e, -EINVAL,
+				"window [%#lx, %#lx) is empty or inverted",
+				s->vstart, s->vend);
+	if (s->vstart < lo || s->vend > hi)
+		return kvs_fail(e, -ERANGE,
+				"window [%#lx, %#lx) is outside the arena [%#lx, %#lx)",
+				s->vstart, s->vend, lo, hi);
+	r->vstart = PAGE_ALIGN(s->vstart);
+	r->vend = PAGE_ALIGN_DOWN(s->vend);
+	if (r->vstart >= r->vend)
+		return kvs_fail(e, -EINVAL,
+				"window [%#lx, %#lx) holds no whole page",
+				s->vstart, s->vend);
+	return 0;
+}
+
+/*
+ * kvs_pad() - the gap length to search for, given the alignment.
+ *
+ * Searching for span + align - 1 makes the first gap found alignable, so
+ * one search suffices.  When the padded length cannot fit in the window,
+ * at most one aligned start exists there: the window shrinks to exactly
+ * that candidate and the search only has to confirm it is free.
+ */
+static int kvs_pad(struct kvs_req *r, struct kvs_err *e)
+{
+	unsigned long first;
+
+	r->need = r->span;
+	if (r->align <= PAGE_SIZE)
+		return 0;
+	if (!check_add_overflow(r->span, r->align - 1, &r->need) &&
+	    r->need <= r->vend - r->vstart)
+		return 0;
+
+	if (check_add_overflow(r->vstart, r->align - 1, &first))
+		return kvs_fail(e, -ERANGE, "align %#lx overflows the window",
+				r->align);
+	first &= ~(r->align - 1);
+	if (first > r->vend - r->span)
+		return kvs_fail(e, -ERANGE,
+				"no address aligned to %#lx leaves %lu bytes in [%#lx, %#lx)",
+				r->align, r->span, r->vstart, r->vend);
+	r->vstart = first;
+	r->vend = first + r->span;
+	r->need = r->span;
+	r->align = PAGE_SIZE;
+	return 0;
+}
+
+/*
+ * kvs_build_req() - validate a caller's spec and derive the request.
+ * @size: set to the usable size, in whole pages.
+ */
+static int kvs_build_req(struct kvs_arena *a, const struct kvs_spec *s,
+			 struct kvs_req *r, unsigned long *size,
+			 struct kvs_err *e)
+{
+	unsigned long align = s->align ? s->align : PAGE_SIZE;
+	int err;
+
+	if (!s->size)
+		return kvs_fail(e, -EINVAL, "size must be at least one byte");
+	if (s->size > a->size)
+		return kvs_fail(e, -ERANGE,
+				"size %lu exceeds the arena (%lu bytes)",
+				s->size, a->size);
+	if (!is_power_of_2(align))
+		return kvs_fail(e, -EINVAL, "align %#lx is not a power of two",
+				align);
+	if (align > a->size)
+		return kvs_fail(e, -ERANGE,
+				"align %#lx exceeds the arena (%lu bytes)",
+				align, a->size);
+
+	err = kvs_window(a, s, r, e);
+	if (err)
+		return err;
+
+	*size = PAGE_ALIGN(s->size);
+	r->span = *size + (a->guard ? PAGE_SIZE : 0);
+	r->align = max(align, PAGE_SIZE);
+	r->top = s->top;
+	if (r->span > r->vend - r->vstart)
+		return kvs_fail(e, -ERANGE,
+				"%lu bytes%s do not fit in the %lu-byte window",
+				r->span, a->guard ? " (with guard page)" : "",
+				r->vend - r->vstart);
+	return kvs_pad(r, e);
+}
+
+/* === Public interface === */
+
+/**
+ * kvs_alloc() - reserve an area of the arena.
+ * @a:    the arena.
+ * @s:    size, alignment, window and direction.
+ * @addr: start of the new area, on success.
+ * @e:    the reason, on failure (may be NULL).
+ *
+ * Context: process context; may sleep.
+ * Return: 0, -EINVAL or -ERANGE for a request that can never succeed,
+ * -ENOMEM when no gap fits now or metadata could not be allocated.
+ */
+int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
+	      unsigned long *addr, struct kvs_err *e)
+{
+	struct kvs_area *va;
+	struct kvs_req r;
+	unsigned long size;
+	int err;
+
+	err = kvs_build_req(a, s, &r, &size, e);
+	if (err)
+		goto fail;
+
+	va = kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
+	if (!va) {
+		err = kvs_fail(e, -ENOMEM, "no memory for a tracking object");
+		goto fail;
+	}
+	va->size = size;
+	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (r.top ? KVS_AF_TOP : 0);
+
+	percpu_down_read(&a->state_sem);
+	err = a->be->alloc(a, va, &r);
+	if (!err) {
+		kvs_count(a, KVS_ST_ALLOCS);
+		kvs_count_n(a, KVS_ST_BYTES_ALLOC, size);
+	}
+	percpu_up_read(&a->state_sem);
+
+	if (err) {
+		kmem_cache_free(kvs_area_cachep, va);
+		kvs_fail(e, err, "%s: no free gap of %lu bytes in [%#lx, %#lx)",
+			 a->be->name, r.need, r.vstart, r.vend);
+		goto fail;
+	}
+	*addr = va->start;
+	return 0;
+fail:
+	kvs_count_fail(a, err);
+	return err;
+}
+
+/**
+ * kvs_free() - release the area that starts at @addr.
+ * @a:    the arena.
+ * @addr: the area's first byte.
+ * @e:    the reason, on failure (may be NULL).
+ *
+ * Context: process context; may sleep.
+ * Return: 0, or -ENOENT when no live area starts at @addr (unknown,
+ * interior or already freed), with the reason in @e.
+ */
+int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
+{
+	struct kvs_area *va, *hit;
+	int err = 0;
+
+	percpu_down_read(&a->state_sem);
+	va = a->be->unlink(a, addr);
+	if (IS_ERR(va)) {
+		err = PTR_ERR(va);
+		rcu_read_lock();
+		hit = a->be->lookup(a, addr);
+		if (hit)
+			kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
+				 addr, hit->start, hit->size);
+		else
+			kvs_fail(e, err, "no live area starts at %#lx", addr);
+		rcu_read_unlock();
+	} else {
+		kvs_count(a, KVS_ST_FREES);
+		kvs_count_n(a, KVS_ST_BYTES_FREED, va->size);
+	}
+	percpu_up_read(&a->state_sem);
+
+	if (err) {
+		kvs_count_fail(a, err);
+		return err;
+	}
+	kvs_area_free(a, va);
+	return 0;
+}
+
+/**
+ * kvs_free_all() - free every live area, lowest address first.
+ * @a: the arena.
+ *
+ * Return: how many were freed.
+ */
+unsigned long kvs_free_all(struct kvs_arena *a)
+{
+	struct kvs_area cur;
+	unsigned long n = 0;
+
+	while (kvs_next(a, a->base, &cur)) {
+		if (!kvs_free(a, cur.start, NULL))
+			n++;
+		cond_resched();
+	}
+	return n;
+}
+
+/**
+ * kvs_next() - copy the first live area at or above @addr into @out.
+ * @a:    the arena.
+ * @addr: where to start looking.
+ * @out:  a copy of the area found.
+ *
+ * Return: whether one was found.
+ */
+bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
+{
+	bool found;
+
+	percpu_down_read(&a->state_sem);
+	found = a->be->next(a, addr, out);
+	percpu_up_read(&a->state_sem);
+	return found;
+}
+
+/**
+ * kvs_find() - copy the live area containing @addr into @out.
+ * @a:    the arena.
+ * @addr: any address in the area or its guard page.
+ * @out:  a copy of the area found.
+ *
+ * Return: whether one was found.
+ */
+bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
+{
+	struct kvs_area *va;
+
+	percpu_down_read(&a->state_sem);
+	rcu_read_lock();
+	va = a->be->lookup(a, addr);
+	if (va)
+		*out = *va;
+	rcu_read_unlock();
+	percpu_up_read(&a->state_sem);
+	return va;
+}
+
+/**
+ * kvs_check_area() - the invariants every live area must hold.
+ * @a:  the arena.
+ * @c:  the walk so far; areas must come in increasing address order.
+ * @va: the next area.
+ *
+ * Return: 0 or -EUCLEAN with @c->reason set.
+ */
+int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
+		   const struct kvs_area *va)
+{
+	unsigned long guard = (va->flags & KVS_AF_GUARD) ? PAGE_SIZE : 0;
+
+	if (!PAGE_ALIGNED(va->start) || !PAGE_ALIGNED(va->size) || !va->size)
+		goto bad;
+	if (va->end - va->start != va->size + guard)
+		goto bad;
+	if (va->start < a->base || va->end > a->base + a->size ||
+	    va->end <= va->start)
+		goto bad;
+	if (va->start < c->prev_end) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "area %#lx overlaps or precedes the previous area (ends %#lx)",
+			 va->start, c->prev_end);
+		return -EUCLEAN;
+	}
+	if (va->flags & KVS_AF_DYING) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "area %#lx is still indexed after being freed",
+			 va->start);
+		return -EUCLEAN;
+	}
+	c->nr++;
+	c->bytes += va->size;
+	c->span += va->end - va->start;
+	c->prev_end = va->end;
+	return 0;
+bad:
+	snprintf(c->reason, sizeof(c->reason),
+		 "area %#lx-%#lx size %lu flags %#x is malformed or outside the arena",
+		 va->start, va->end, va->size, va->flags);
+	return -EUCLEAN;
+}
+
+/**
+ * kvs_check() - verify the whole index while it holds still.
+ * @a: the arena.
+ * @e: the first violation, or on success "ok N areas M bytes".
+ *
+ * The backend walks its areas through kvs_check_area() and checks its own
+ * structure; then the totals must equal the counters.
+ * Return: 0 or -EUCLEAN with the first violation in @e.
+ */
+int kvs_check(struct kvs_arena *a, struct kvs_err *e)
+{
+	struct kvs_check c = { .prev_end = a->base };
+	unsigned long live, bytes;
+	int err;
+
+	percpu_down_write(&a->state_sem);
+	err = a->be->check(a, &c);
+	live = kvs_live_areas(a);
+	bytes = kvs_live_bytes(a);
+	percpu_up_write(&a->state_sem);
+
+	if (err)
+		return kvs_fail(e, err, "%s: %s", a->be->name, c.reason);
+	if (c.nr != live || c.bytes != bytes)
+		return kvs_fail(e, -EUCLEAN,
+				"%s: index holds %lu areas / %lu bytes, counters say %lu / %lu",
+				a->be->name, c.nr, c.bytes, live, bytes);
+	return kvs_fail(e, 0, "ok %lu areas %lu bytes", c.nr, c.bytes);
+}
+
+const struct kvs_backend *kvs_backend_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(kvs_backends); i++)
+		if (!strcmp(kvs_backends[i]->name, name))
+			return kvs_backends[i];
+	return NULL;
+}
+
+/**
+ * kvs_switch_backend() - index the arena with another backend.
+ * @a:    the arena.
+ * @name: the backend's name.
+ * @e:    the reason, on failure.
+ *
+ * Return: 0, -ENOENT for an unknown name, -EBUSY while areas are live.
+ */
+int kvs_switch_backend(struct kvs_arena *a, const char *name,
+		       struct kvs_err *e)
+{
+	const struct kvs_backend *be = kvs_backend_by_name(name);
+	void *priv;
+	int err = 0;
+
+	if (!be)
+		return kvs_fail(e, -ENOENT, "unknown backend \"%s\"", name);
+
+	percpu_down_write(&a->state_sem);
+	if (kvs_live_areas(a)) {
+		err = kvs_fail(e, -EBUSY, "%lu areas are live; free them first",
+			       kvs_live_areas(a));
+		goto out;
+	}
+	if (be == a->be)
+		goto out;
+	/* Start the new index before stopping the old one: no gap. */
+	priv = be->init(a);
+	if (IS_ERR(priv)) {
+		err = kvs_fail(e, PTR_ERR(priv),
+			       "backend %s failed to start; keeping %s",
+			       be->name, a->be->name);
+		goto out;
+	}
+	a->be->fini(a);
+	a->be = be;
+	a->be_priv = priv;
+out:
+	percpu_up_write(&a->state_sem);
+	return err;
+}
+
+/**
+ * kvs_reset() - free every area and zero the counters.
+ * @a: the arena.
+ */
+void kvs_reset(struct kvs_arena *a)
+{
+	int cpu;
+
+	kvs_free_all(a);
+	percpu_down_write(&a->state_sem);
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(a->stats, cpu), 0, sizeof(struct kvs_stats));
+	percpu_up_write(&a->state_sem);
+}
+
+void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
+{
+	struct kvs_usage u = {};
+	unsigned long live, objs;
+	int i;
+
+	percpu_down_read(&a->state_sem);
+	live = kvs_live_areas(a);
+	objs = live * kmem_cache_size(kvs_area_cachep);
+	a->be->usage(a, &u);
+	seq_printf(m, "backend %s\n", a->be->name);
+	percpu_up_read(&a->state_sem);
+
+	seq_printf(m, "arena_size %lu\n", a->size);
+	seq_printf(m, "guard_pages %d\n", a->guard);
+	seq_printf(m, "live_areas %lu\n", live);
+	seq_printf(m, "bytes_in_use %lu\n", kvs_live_bytes(a));
+	for (i = 0; i < KVS_NR_STATS; i++)
+		seq_printf(m, "%s %lu\n", kvs_stat_names[i],
+			   kvs_stat_sum(a, i));
+	seq_printf(m, "largest_free_hole %lu\n", u.largest_hole);
+	seq_printf(m, "index_nodes %lu\n", u.nodes);
+	seq_printf(m, "index_meta_bytes %lu\n", u.meta_bytes);
+	seq_printf(m, "area_object_bytes %lu\n", objs);
+	seq_printf(m, "meta_bytes_per_area %lu\n",
+		   live ? (u.meta_bytes + objs) / live : 0);
+}
+
+/**
+ * kvs_arena_create() - index a reserved range with the given backend.
+ * @a:     zeroed; @a->vm, @a->base and @a->size set by the caller.
+ * @be:    the backend to start with.
+ * @guard: whether areas get a guard page.
+ *
+ * Return: 0 or a negative errno; nothing is left allocated on failure.
+ */
+int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
+		     bool guard)
+{
+	int err;
+
+	kvs_area_cachep = KMEM_CACHE(kvs_area, 0);
+	if (!kvs_area_cachep)
+		return -ENOMEM;
+	a->stats = alloc_percpu(struct kvs_stats);
+	if (!a->stats) {
+		err = -ENOMEM;
+		goto free_cache;
+	}
+	err = percpu_init_rwsem(&a->state_sem);
+	if (err)
+		goto free_stats;
+	a->guard = guard;
+	a->be_priv = be->init(a);
+	if (IS_ERR(a->be_priv)) {
+		err = PTR_ERR(a->be_priv);
+		goto free_sem;
+	}
+	a->be = be;
+	return 0;
+
+free_sem:
+	percpu_free_rwsem(&a->state_sem);
+free_stats:
+	free_percpu(a->stats);
+free_cache:
+	kmem_cache_destroy(kvs_area_cachep);
+	return err;
+}
+
+/**
+ * kvs_arena_destroy() - free every area and tear the index down.
+ * @a: the arena; its range itself is released by the caller.
+ *
+ * Return: how many areas were still live.
+ */
+unsigned long kvs_arena_destroy(struct kvs_arena *a)
+{
+	unsigned long n = kvs_free_all(a);
+
+	a->be->fini(a);
+	/* Wait for the tracking objects still in their grace period. */
+	rcu_barrier();
+	percpu_free_rwsem(&a->state_sem);
+	free_percpu(a->stats);
+	kmem_cache_destroy(kvs_area_cachep);
+	return n;
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvashim: the arena, its live areas and the backend contract.
+ *
+ * The arena is one private range of kernel virtual addresses reserved
+ * with get_vm_area() at load time.  Every backend indexes the same range
+ * and obeys the same placement rule (kvs_fit() below), so that the same
+ * sequence of requests yields the same addresses on every backend: that
+ * is the oracle of the differential self test.
+ */
+#ifndef KVASHIM_ARENA_H
+#define KVASHIM_ARENA_H
+
+#include <linux/list.h>
+#include <linux/percpu.h>
+#include <linux/percpu-rwsem.h>
+#include <linux/rbtree.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+
+struct kvs_arena;
+struct seq_file;
+
+/* === Areas === */
+
+#define KVS_AF_GUARD	BIT(0)	/* a guard page follows the area */
+#define KVS_AF_TOP	BIT(1)	/* placed top-down */
+#define KVS_AF_DYING	BIT(2)	/* being unlinked: lookups must skip it */
+
+/**
+ * struct kvs_area - one live allocation (the tracking object).
+ * @start: first byte of the area.
+ * @end:   first byte after the reservation (area plus guard page).
+ * @size:  usable bytes, a multiple of PAGE_SIZE.
+ * @flags: KVS_AF_*; written under the owning backend's lock, read
+ *         locklessly by RCU lookups (READ_ONCE).
+ * @link:  the backend's index linkage (the maple backends need none).
+ * @rcu:   lookups run under RCU, so the object is freed after a grace
+ *         period (kvs_area_free()).
+ */
+struct kvs_area {
+	unsigned long start;
+	unsigned long end;
+	unsigned long size;
+	unsigned int flags;
+	union {
+		struct rb_node rb;
+		struct list_head node;
+	} link;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct kvs_req - one allocation request, validated by the front end.
+ * @span:   bytes to reserve (size plus the guard page).
+ * @need:   the gap length to search for: @span, padded by @align - 1 when
+ *          @align > PAGE_SIZE, so that the first gap found can always be
+ *          aligned (the RFC 07/12 rule, and vmalloc's adjust_search_size).
+ * @align:  power of two, at least PAGE_SIZE.
+ * @vstart: the window: the reservation must lie in [@vstart, @vend).
+ * @vend:   end of the window (exclusive).
+ * @top:    take the highest fitting gap instead of the lowest.
+ */
+struct kvs_req {
+	unsigned long span;
+	unsigned long need;
+	unsigned long align;
+	unsigned long vstart;
+	unsigned long vend;
+	bool top;
+};
+
+/**
+ * kvs_fit() - the placement rule every backend applies.
+ * @r:  the request.
+ * @gs: start of a free gap, already clipped to the window.
+ * @ge: end of that gap (exclusive), already clipped to the window.
+ * @addr: where the area starts, on success.
+ *
+ * A backend finds the lowest (or, for @r->top, the highest) gap whose
+ * clipped length is at least @r->need and places the area at its lowest
+ * aligned address (highest, top-down).
+ *
+ * Return: true if the area fits in the gap.
+ */
+static inline bool kvs_fit(const struct kvs_req *r, unsigned long gs,
+			   unsigned long ge, unsigned long *addr)
+{
+	unsigned long a;
+
+	if (ge <= gs || ge - gs < r->need)
+		return false;
+	if (r->top)
+		a = ALIGN_DOWN(ge - r->span, r->align);
+	else
+		a = ALIGN(gs, r->align);
+	if (a < gs || a > ge - r->span)
+		return false;
+	*addr = a;
+	return true;
+}
+
+/**
+ * kvs_clip() - clip a gap [*gs, *ge) to the request's window.
+ * Return: false when nothing of the gap is left inside the window.
+ */
+static inline bool kvs_clip(const struct kvs_req *r, unsigned long *gs,
+			    unsigned long *ge)
+{
+	if (*gs < r->vstart)
+		*gs = r->vstart;
+	if (*ge > r->vend)
+		*ge = r->vend;
+	return *gs < *ge;
+}
+
+/* === Statistics === */
+
+enum kvs_stat {
+	KVS_ST_ALLOCS,		/* successful allocations */
+	KVS_ST_FREES,		/* successful frees */
+	KVS_ST_BYTES_ALLOC,	/* usable bytes handed out, cumulative */
+	KVS_ST_BYTES_FREED,	/* usable bytes returned, cumulative */
+	KVS_ST_FAIL_EINVAL,	/* failures by errno */
+	KVS_ST_FAIL_ENOMEM,
+	KVS_ST_FAIL_ENOENT,
+	KVS_ST_FAIL_EBUSY,
+	KVS_ST_FAIL_ERANGE,
+	KVS_ST_FAIL_OTHER,
+	/* index operations, counted by the backends */
+	KVS_ST_GAP_SEARCHES,	/* maple: mas_empty_area*(); rb/list: searches */
+	KVS_ST_MT_STORES,	/* maple: stores of an entry */
+	KVS_ST_MT_ERASES,	/* maple: erases (stores of NULL) */
+	KVS_ST_MT_WALKS,	/* maple: walks to find an area */
+	KVS_ST_MT_SLOW_INSERTS,	/* maple: insert after a sleeping allocation */
+	KVS_ST_MT_INSERT_RACES,	/* maple: gap taken while the lock was dropped */
+	KVS_ST_RB_INSERTS,	/* rbtree: node insertions (free + busy) */
+	KVS_ST_RB_ERASES,	/* rbtree: node erasures (free + busy) */
+	KVS_ST_RB_AUGMENT,	/* rbtree: subtree_max_size propagation steps */
+	KVS_ST_RB_MERGES,	/* rbtree: free-block merges on free */
+	KVS_ST_LIST_WALKED,	/* list: nodes visited */
+	KVS_NR_STATS
+};
+
+struct kvs_stats {
+	unsigned long v[KVS_NR_STATS];
+};
+
+extern const char *const kvs_stat_names[KVS_NR_STATS];
+
+/* === Backends === */
+
+/**
+ * struct kvs_check - state of one consistency walk (see kvs_check_area()).
+ * @nr:       areas seen.
+ * @bytes:    usable bytes seen.
+ * @span:     reserved bytes seen (areas plus guards).
+ * @prev_end: end of the previous area's reservation.
+ * @reason:   set on the first violation.
+ */
+struct kvs_check {
+	unsigned long nr;
+	unsigned long bytes;
+	unsigned long span;
+	unsigned long prev_end;
+	char reason[128];
+};
+
+/**
+ * struct kvs_backend - the contract every index implements.
+ *
+ * Each backend keeps its own lock, documented in its file.  The front
+ * end (arena.c) calls every operation with a->state_sem held for read,
+ * so the backend cannot be switched or torn down underneath it; only
+ * kvs_backend::init and ::fini run with it held for write.
+ *
+ * @name:   the name users select it by.
+ * @init:   build an empty index over the whole arena and return its
+ *          private state (stored in a->be_priv by the caller) or an
+ *          ERR_PTR().  Must not touch a->be_priv: the previous backend
+ *          still owns it.  May sleep.
+ * @fini:   tear down the index in a->be_priv; the arena is empty.
+ * @alloc:  place @va by the kvs_fit() rule and publish it.  Sets
+ *          @va->start and @va->end.  Returns 0, or -ENOMEM when no gap
+ *          fits or index metadata could not be allocated; the index is
+ *          unchanged on failure.  May sleep.
+ * @unlink: remove and return the area that starts exactly at @addr,
+ *          marking it KVS_AF_DYING; ERR_PTR(-ENOENT) if there is none,
+ *          ERR_PTR(-ENOMEM) if the index could not shrink (the area
+ *          then stays live).  May sleep.
+ * @lookup: the live area containing @addr (guard page included), or
+ *          NULL.  Called under rcu_read_lock(); the result stays valid
+ *          until rcu_read_unlock().
+ * @next:   copy the first live area starting at or above @addr into @out.
+ *          Returns false when there is none.
+ * @check:  walk every area in address order through kvs_check_area(),
+ *          then verify the backend's own invariants.  0 or -EUCLEAN with
+ *          @c->reason set.  Called with a->state_sem held for write.
+ * @usage:  fill @u: index nodes, their bytes, the largest free gap.
+ *          May be approximate while operations are in flight.
+ */
+struct kvs_usage {
+	unsigned long nodes;
+	unsigned long meta_bytes;
+	unsigned long largest_hole;
+};
+
+struct kvs_backend {
+	const char *name;
+	void *(*init)(struct kvs_arena *a);
+	void (*fini)(struct kvs_arena *a);
+	int (*alloc)(struct kvs_arena *a, struct kvs_area *va,
+		     const struct kvs_req *req);
+	struct kvs_area *(*unlink)(struct kvs_arena *a, unsigned long addr);
+	struct kvs_area *(*lookup)(struct kvs_arena *a, unsigned long addr);
+	bool (*next)(struct kvs_arena *a, unsigned long addr,
+		     struct kvs_area *out);
+	int (*check)(struct kvs_arena *a, struct kvs_check *c);
+	void (*usage)(struct kvs_arena *a, struct kvs_usage *u);
+};
+
+extern const struct kvs_backend kvs_be_maple;
+extern const struct kvs_backend kvs_be_maple_dual;
+extern const struct kvs_backend kvs_be_rbtree;
+extern const struct kvs_backend kvs_be_list;
+
+const struct kvs_backend *kvs_backend_by_name(const char *name);
+
+/* === The arena === */
+
+/**
+ * struct kvs_arena - the private range and what indexes it.
+ * @base:       first address of the range (page aligned).
+ * @size:       bytes in the range.
+ * @vm:         the get_vm_area() reservation that owns the range.
+ * @state_sem:  readers: every alloc, free, lookup and walk; writer:
+ *              backend switch, reset, check, teardown.  Per-CPU so the
+ *              read side costs no shared cache line on the hot path.
+ * @be:         active backend; changed only under @state_sem for write.
+ * @be_priv:    the backend's private state.
+ * @stats:      per-CPU counters (enum kvs_stat), summed on read so that
+ *              the hot paths share no cache line.
+ * @guard:      put a guard page after each new area.
+ */
+struct kvs_arena {
+	unsigned long base;
+	unsigned long size;
+	struct vm_struct *vm;
+	struct percpu_rw_semaphore state_sem;
+	const struct kvs_backend *be;
+	void *be_priv;
+	struct kvs_stats __percpu *stats;
+	bool guard;
+};
+
+static inline void kvs_count(struct kvs_arena *a, enum kvs_stat id)
+{
+	this_cpu_inc(a->stats->v[id]);
+}
+
+static inline void kvs_count_n(struct kvs_arena *a, enum kvs_stat id,
+			       unsigned long n)
+{
+	this_cpu_add(a->stats->v[id], n);
+}
+
+/**
+ * struct kvs_err - the one-line reason behind a failed operation.
+ * @msg: text for the user, no trailing newline.
+ */
+struct kvs_err {
+	char msg[160];
+};
+
+__printf(3, 4) int kvs_fail(struct kvs_err *e, int err, const char *fmt, ...);
+
+/**
+ * struct kvs_spec - what a caller asks for.
+ * @size:   bytes; rounded up to whole pages.
+ * @align:  power of two; 0 means PAGE_SIZE.
+ * @vstart: window start; 0 with @vend 0 means the whole arena.
+ * @vend:   window end (exclusive).
+ * @top:    place top-down.
+ */
+struct kvs_spec {
+	unsigned long size;
+	unsigned long align;
+	unsigned long vstart;
+	unsigned long vend;
+	bool top;
+};
+
+int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
+		     bool guard);
+unsigned long kvs_arena_destroy(struct kvs_arena *a);
+
+int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
+	      unsigned long *addr, struct kvs_err *e);
+int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e);
+unsigned long kvs_free_all(struct kvs_arena *a);
+int kvs_check(struct kvs_arena *a, struct kvs_err *e);
+int kvs_switch_backend(struct kvs_arena *a, const char *name,
+		       struct kvs_err *e);
+void kvs_reset(struct kvs_arena *a);
+bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
+bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
+
+int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
+		   const struct kvs_area *va);
+void kvs_area_free(struct kvs_arena *a, struct kvs_area *va);
+
+unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id);
+void kvs_stats_show(struct kvs_arena *a, struct seq_file *m);
+
+#endif /* KVASHIM_ARENA_H */

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the "maple" backend, an occupied-only maple tree (RFC 07/12).
+ *
+ * The tree holds one entry per live area, over the area's reservation
+ * (guard page included).  Free space is simply what the tree does not
+ * hold: allocation is a gap search with mas_empty_area() (padded by
+ * align - 1, see kvs_pad()) followed by a store of the range; free is an
+ * erase; the same tree answers lookups by address, under RCU.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/maple_tree.h>
+#include <linux/slab.h>
+
+#include "arena.h"
+
+/**
+ * struct kvs_maple - the backend's state.
+ * @mt: the occupied tree, MT_FLAGS_ALLOC_RANGE for gap tracking and
+ *      MT_FLAGS_USE_RCU so that lookups need no lock.
+ *
+ * Locking: the tree's own internal spinlock (mas_lock()) guards every
+ * change, as the maple tree intends.  The tree may drop that lock to
+ * allocate nodes when it is given a gfp that can sleep, so:
+ *  - a gap search and the store that takes the gap are made under one
+ *    hold of the lock with GFP_NOWAIT | __GFP_NOWARN: the tree cannot
+ *    drop the lock, so the gap cannot be lost, and no atomic reserves
+ *    are touched;
+ *  - if that store lacks memory, the lock is released and the same range
+ *    is inserted with mtree_insert_range(GFP_KERNEL), which sleeps to
+ *    allocate with the lock dropped and inserts only if the range is
+ *    still empty; -EEXIST means another CPU took the gap meanwhile, and
+ *    the search starts again;
+ *  - erasing may also drop the lock; the area is marked KVS_AF_DYING
+ *    first, so no other caller can unlink it, and its range stays
+ *    occupied (nobody can allocate there) until the erase completes.
+ * Readers (lookup, next, usage) hold only rcu_read_lock(); areas are
+ * freed after a grace period (kvs_area_free()) and replaced tree nodes
+ * are RCU-freed by the tree itself.
+ */
+struct kvs_maple {
+	struct maple_tree mt;
+};
+
+static inline struct kvs_maple *kvs_maple(struct kvs_arena *a)
+{
+	return a->be_priv;
+}
+
+static void *kvs_maple_init(struct kvs_arena *a)
+{
+	struct kvs_maple *m = kzalloc(sizeof(*m), GFP_KERNEL);
+
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	mt_init_flags(&m->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
+	return m;
+}
+
+static void kvs_maple_fini(struct kvs_arena *a)
+{
+	struct kvs_maple *m = kvs_maple(a);
+
+	mtree_destroy(&m->mt);
+	kfree(m);
+}
+
+/*
+ * Find where @r goes: one gap search, lowest or highest first.  On
+ * success the gap found is [mas->index, mas->last] clipped to the need;
+ * the area's place in it follows the shared kvs_fit() rule.
+ */
+static int kvs_maple_find(struct kvs_arena *a, struct ma_state *mas,
+			  const struct kvs_req *r, unsigned long *addr)
+{
+	int err;
+
+	kvs_count(a, KVS_ST_GAP_SEARCHES);
+	mas_reset(mas);
+	if (r->top)
+		err = mas_empty_area_rev(mas, r->vstart, r->vend - 1, r->need);
+	else
+		err = mas_empty_area(mas, r->vstart, r->vend - 1, r->need);
+	if (err)
+		return -ENOMEM;
+	if (!kvs_fit(r, mas->index, mas->last + 1, addr))
+		return -ENOMEM;
+	return 0;
+}
+
+static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
+			   const struct kvs_req *r)
+{
+	struct kvs_maple *m = kvs_maple(a);
+	MA_STATE(mas, &m->mt, 0, 0);
+	unsigned long addr;
+	int err;
+
+	mas_lock(&mas);
+	for (;;) {
+		err = kvs_maple_find(a, &mas, r, &addr);
+		if (err)
+			break;
+		va->start = addr;
+		va->end = addr + r->span;
+		mas_set_range(&mas, va->start, va->end - 1);
+		kvs_count(a, KVS_ST_MT_STORES);
+		err = mas_store_gfp(&mas, va, GFP_NOWAIT | __GFP_NOWARN);
+		if (err != -ENOMEM)
+			break;
+
+		mas_unlock(&mas);
+		kvs_count(a, KVS_ST_MT_SLOW_INSERTS);
+		err = mtree_insert_range(&m->mt, va->start, va->end - 1, va,
+					 GFP_KERNEL);
+		if (err != -EEXIST)
+			return err;
+		kvs_count(a, KVS_ST_MT_INSERT_RACES);
+		mas_lock(&mas);
+	}
+	mas_unlock(&mas);
+	return err;
+}
+
+static struct kvs_area *kvs_maple_unlink(struct kvs_arena *a,
+					 unsigned long addr)
+{
+	struct kvs_maple *m = kvs_maple(a);
+	MA_STATE(mas, &m->mt, addr, addr);
+	struct kvs_area *va;
+	int err;
+
+	mas_lock(&mas);
+	kvs_count(a, KVS_ST_MT_WALKS);
+	va = mas_walk(&mas);
+	if (!va || va->start != addr || (va->flags & KVS_AF_DYING)) {
+		mas_unlock(&mas);
+		return ERR_PTR(-ENOENT);
+	}
+	/* Pairs with READ_ONCE() in the RCU readers. */
+	WRITE_ONCE(va->flags, va->flags | KVS_AF_DYING);
+
+	kvs_count(a, KVS_ST_MT_ERASES);
+	mas_set_range(&mas, va->start, va->end - 1);
+	err = mas_store_gfp(&mas, NULL, GFP_KERNEL);
+	if (err) {
+		/* The tree is unchanged: the area stays live. */
+		WRITE_ONCE(va->flags, va->flags & ~KVS_AF_DYING);
+		va = ERR_PTR(err);
+	}
+	mas_unlock(&mas);
+	return va;
+}
+
+/* Accept what an RCU walk found only if it is live and covers @addr. */
+static bool kvs_maple_valid(const struct kvs_area *va, unsigned long addr)
+{
+	return va && !(READ_ONCE(va->flags) & KVS_AF_DYING) &&
+	       addr >= va->start && addr < va->end;
+}
+
+static struct kvs_area *kvs_maple_lookup(struct kvs_arena *a,
+					 unsigned long addr)
+{
+	struct kvs_area *va;
+
+	kvs_count(a, KVS_ST_MT_WALKS);
+	va = mtree_load(&kvs_maple(a)->mt, addr);
+	return kvs_maple_valid(va, addr) ? va : NULL;
+}
+
+static bool kvs_maple_next(struct kvs_arena *a, unsigned long addr,
+			   struct kvs_area *out)
+{
+	MA_STATE(mas, &kvs_maple(a)->mt, addr, addr);
+	struct kvs_area *va;
+	bool found = false;
+
+	rcu_read_lock();
+	mas_for_each(&mas, va, ULONG_MAX) {
+		if (va->start < addr || !kvs_maple_valid(va, va->start))
+			continue;
+		*out = *va;
+		found = true;
+		break;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * Count the tree's nodes by walking its leaves in order: a node at any
+ * level is entered exactly once, when the walk first reaches a leaf
+ * below it, so comparing each leaf's ancestors with the previous leaf's
+ * counts every node once.  Reads the node layout from <linux/maple_tree.h>.
+ */
+struct kvs_mt_nodes {
+	struct maple_node *last[MAPLE_HEIGHT_MAX];
+	unsigned long nodes;
+};
+
+static struct maple_node *kvs_mt_parent(struct maple_node *node)
+{
+	unsigned long p = (unsigned long)node->parent;
+
+	if (p & 1)	/* the root's parent is the tree itself */
+		return NULL;
+	return (struct maple_node *)(p & ~MAPLE_NODE_MASK);
+}
+
+static void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en)
+{
+	struct maple_node *node;
+	int level = 0;
+
+	if ((unsigned long)en < PAGE_SIZE)	/* one entry lives in the root */
+		return;
+	node = (struct maple_node *)((unsigned long)en & ~MAPLE_NODE_MASK);
+	while (node && level < MAPLE_HEIGHT_MAX && n->last[level] != node) {
+		n->last[level++] = node;
+		n->nodes++;
+		node = kvs_mt_parent(node);
+	}
+}
+
+static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
+{
+	MA_STATE(mas, &kvs_maple(a)->mt, a->base, a->base);
+	unsigned long prev = a->base, end = a->base + a->size;
+	struct kvs_mt_nodes n = {};
+	struct kvs_area *va;
+
+	rcu_read_lock();
+	mas_for_each(&mas, va, end - 1) {
+		if (mas.index > prev)
+			u->largest_hole = max(u->largest_hole, mas.index - prev);
+		prev = max(prev, mas.last + 1);
+		kvs_mt_count_leaf(&n, mas.node);
+	}
+	rcu_read_unlock();
+	if (end > prev)
+		u->largest_hole = max(u->largest_hole, end - prev);
+	u->nodes = n.nodes;
+	u->meta_bytes = n.nodes * sizeof(struct maple_node);
+}
+
+/*
+ * Every entry must be an area whose range in the tree is exactly its
+ * reservation; and the tree's gap tracking must agree with the walk: the
+ * largest gap seen is found by mas_empty_area(), one page more is not.
+ */
+static int kvs_maple_check(struct kvs_arena *a, struct kvs_check *c)
+{
+	struct kvs_maple *m = kvs_maple(a);
+	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
+	MA_STATE(mas, &m->mt, 0, 0);
+	struct kvs_area *va;
+	int err = 0;
+
+	mas_lock(&mas);
+	mas_for_each(&mas, va, ULONG_MAX) {
+		if (mas.index != va->start || mas.last != va->end - 1) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "tree range %#lx-%#lx holds area %#lx-%#lx",
+				 mas.index, mas.last, va->start, va->end);
+			err = -EUCLEAN;
+			break;
+		}
+		err = kvs_check_area(a, c, va);
+		if (err)
+			break;
+		hole = max(hole, va->start - prev);
+		prev = va->end;
+	}
+	hole = max(hole, end - prev);
+	if (!err && hole) {
+		mas_reset(&mas);
+		if (mas_empty_area(&mas, a->base, end - 1, hole)) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "gap search misses the %lu-byte hole", hole);
+			err = -EUCLEAN;
+		}
+		mas_reset(&mas);
+		if (!err && hole < a->size &&
+		    !mas_empty_area(&mas, a->base, end - 1, hole + PAGE_SIZE)) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "gap search finds %lu bytes, largest hole is %lu",
+				 hole + PAGE_SIZE, hole);
+			err = -EUCLEAN;
+		}
+	}
+	mas_unlock(&mas);
+	return err;
+}
+
+const struct kvs_backend kvs_be_maple = {
+	.name	= "maple",
+	.init	= kvs_maple_init,
+	.fini	= kvs_maple_fini,
+	.alloc	= kvs_maple_alloc,
+	.unlink	= kvs_maple_unlink,
+	.lookup	= kvs_maple_lookup,
+	.next	= kvs_maple_next,
+	.check	= kvs_maple_check,
+	.usage	= kvs_maple_usage,
+};

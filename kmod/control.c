@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the command language of /sys/kernel/debug/kvashim/control.
+ *
+ * One command per write:
+ *
+ *   alloc SIZE [align=A] [vstart=X vend=Y] [top]
+ *   free ADDR | free all
+ *   find ADDR
+ *   check
+ *   reset
+ *   backend NAME
+ *
+ * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
+ * are absolute addresses (0x...) or offsets into the arena written +N
+ * (e.g. vstart=+1M).  A failed command returns its errno from write();
+ * the reason, and any command's result, is read back from the same open
+ * file descriptor.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ctype.h>
+#include <linux/kernel.h>
+#include <linux/string.h>
+
+#include "arena.h"
+#include "control.h"
+
+#define KVS_MAX_ARGS	8
+
+struct kvs_cmd {
+	const char *name;
+	int (*run)(struct kvs_ctl *ctl, int argc, char **argv);
+	const char *usage;
+};
+
+/* === Parsing === */
+
+static const struct {
+	int err;
+	const char *name;
+} kvs_errnos[] = {
+	{ EINVAL, "EINVAL" }, { ENOMEM, "ENOMEM" }, { ENOENT, "ENOENT" },
+	{ EBUSY, "EBUSY" }, { ERANGE, "ERANGE" }, { EUCLEAN, "EUCLEAN" },
+	{ EPERM, "EPERM" }, { EFAULT, "EFAULT" }, { EINTR, "EINTR" },
+};
+
+static const char *kvs_errname(int err)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(kvs_errnos); i++)
+		if (kvs_errnos[i].err == -err)
+			return kvs_errnos[i].name;
+	return "E?";
+}
+
+/*
+ * kvs_parse_size() - a number with an optional K/M/G/T suffix.
+ * Return: 0, -EINVAL if malformed, -ERANGE if it overflows.
+ */
+static int kvs_parse_size(const char *s, unsigned long *out)
+{
+	static const char units[] = "KMGT";
+	char num[24];
+	size_t len = strlen(s);
+	const char *u;
+	int shift = 0, err;
+
+	if (!len)
+		return -EINVAL;
+	if (len >= sizeof(num))
+		return isdigit(*s) ? -ERANGE : -EINVAL;
+	u = len > 1 ? strchr(units, toupper(s[len - 1])) : NULL;
+	if (u && *u) {
+		shift = 10 * (u - units + 1);
+		len--;
+	}
+	memcpy(num, s, len);
+	num[len] = '\0';
+	err = kstrtoul(num, 0, out);
+	if (err)
+		return err;
+	if (shift && *out > (ULONG_MAX >> shift))
+		return -ERANGE;
+	*out <<= shift;
+	return 0;
+}
+
+/* An address: absolute, or +OFFSET from the arena's base. */
+static int kvs_parse_addr(struct kvs_arena *a, const char *s,
+			  unsigned long *out)
+{
+	unsigned long off;
+	int err;
+
+	if (*s != '+')
+		return kstrtoul(s, 0, out);
+	err = kvs_parse_size(s + 1, &off);
+	if (err)
+		return err;
+	if (off > a->size)
+		return -ERANGE;
+	*out = a->base + off;
+	return 0;
+}
+
+static int kvs_bad_number(struct kvs_ctl *ctl, const char *what,
+			  const char *s, int err)
+{
+	return kvs_fail(&ctl->err, err, "%s \"%s\" is %s", what, s,
+			err == -ERANGE ? "out of range" : "not a number");
+}
+
+/* === Commands === */
+
+static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	struct kvs_arena *a = ctl->arena;
+	struct kvs_spec s = {};
+	unsigned long addr;
+	char *val;
+	int i, err;
+
+	if (argc < 2)
+		return -EINVAL;
+	err = kvs_parse_size(argv[1], &s.size);
+	if (err)
+		return kvs_bad_number(ctl, "size", argv[1], err);
+
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "top")) {
+			s.top = true;
+			continue;
+		}
+		val = strchr(argv[i], '=');
+		if (!val)
+			return kvs_fail(&ctl->err, -EINVAL,
+					"unknown option \"%s\"", argv[i]);
+		*val++ = '\0';
+		if (!strcmp(argv[i], "align"))
+			err = kvs_parse_size(val, &s.align);
+		else if (!strcmp(argv[i], "vstart"))
+			err = kvs_parse_addr(a, val, &s.vstart);
+		else if (!strcmp(argv[i], "vend"))
+			err = kvs_parse_addr(a, val, &s.vend);
+		else
+			return kvs_fail(&ctl->err, -EINVAL,
+					"unknown option \"%s\"", argv[i]);
+		if (err)
+			return kvs_bad_number(ctl, argv[i], val, err);
+	}
+	if (!s.vstart != !s.vend)
+		return kvs_fail(&ctl->err, -EINVAL,
+				"vstart and vend go together");
+
+	err = kvs_alloc(a, &s, &addr, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "%#lx", addr);
+}
+
+static int kvs_cmd_free(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	unsigned long addr;
+	int err;
+
+	if (argc != 2)
+		return -EINVAL;
+	if (!strcmp(argv[1], "all"))
+		return kvs_ctl_out(ctl, "freed %lu",
+				   kvs_free_all(ctl->arena));
+	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	if (err)
+		return kvs_bad_number(ctl, "address", argv[1], err);
+	err = kvs_free(ctl->arena, addr, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "ok");
+}
+
+static int kvs_cmd_find(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	struct kvs_area va;
+	unsigned long addr;
+	int err;
+
+	if (argc != 2)
+		return -EINVAL;
+	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	if (err)
+		return kvs_bad_number(ctl, "address", argv[1], err);
+	if (!kvs_find(ctl->arena, addr, &va))
+		return kvs_fail(&ctl->err, -ENOENT,
+				"no live area contains %#lx", addr);
+	return kvs_ctl_out(ctl, "%#lx-%#lx %lu", va.start, va.end, va.size);
+}
+
+static int kvs_cmd_check(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	int err;
+
+	if (argc != 1)
+		return -EINVAL;
+	err = kvs_check(ctl->arena, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "%s", ctl->err.msg);
+}
+
+static int kvs_cmd_reset(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	if (argc != 1)
+		return -EINVAL;
+	kvs_reset(ctl->arena);
+	return kvs_ctl_out(ctl, "ok");
+}
+
+static int kvs_cmd_backend(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	int err;
+
+	if (argc != 2)
+		return -EINVAL;
+	err = kvs_switch_backend(ctl->arena, argv[1], &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "ok %s", argv[1]);
+}
+
+static const struct kvs_cmd kvs_cmds[] = {
+	{ "alloc", kvs_cmd_alloc,
+	  "alloc SIZE [align=A] [vstart=X vend=Y] [top]" },
+	{ "free", kvs_cmd_free, "free ADDR | free all" },
+	{ "find", kvs_cmd_find, "find ADDR" },
+	{ "check", kvs_cmd_check, "check" },
+	{ "reset", kvs_cmd_reset, "reset" },
+	{ "backend", kvs_cmd_backend, "backend NAME" },
+};
+
+/* === Dispatch === */
+
+static int kvs_split(char *line, char **argv)
+{
+	int argc = 0;
+	char *tok;
+
+	while ((tok = strsep(&line, " \t")) != NULL) {
+		if (!*tok)
+			continue;
+		if (argc == KVS_MAX_ARGS)
+			return -E2BIG;
+		argv[argc++] = tok;
+	}
+	return argc;
+}
+
+static int kvs_ctl_run(struct kvs_ctl *ctl, char *line)
+{
+	char *argv[KVS_MAX_ARGS];
+	int argc, i, err;
+
+	line = strim(line);
+	if (strchr(line, '\n'))
+		return kvs_fail(&ctl->err, -EINVAL, "one command per write");
+	argc = kvs_split(line, argv);
+	if (argc < 0)
+		return kvs_fail(&ctl->err, -EINVAL, "more than %d words",
+				KVS_MAX_ARGS);
+	if (!argc)
+		return kvs_fail(&ctl->err, -EINVAL, "empty command");
+
+	for (i = 0; i < ARRAY_SIZE(kvs_cmds); i++) {
+		if (strcmp(argv[0], kvs_cmds[i].name))
+			continue;
+		ctl->err.msg[0] = '\0';
+		err = kvs_cmds[i].run(ctl, argc, argv);
+		if (err == -EINVAL && !ctl->err.msg[0])
+			kvs_fail(&ctl->err, err, "usage: %s",
+				 kvs_cmds[i].usage);
+		return err;
+	}
+	return kvs_fail(&ctl->err, -EINVAL, "unknown command \"%s\"", argv[0]);
+}
+
+/**
+ * kvs_ctl_out() - set the text a read of the control file returns.
+ * @ctl: the open file's state.
+ * @fmt: printf-style; a newline is appended.
+ *
+ * Return: 0.
+ */
+int kvs_ctl_out(struct kvs_ctl *ctl, const char *fmt, ...)
+{
+	va_list args;
+	int len;
+
+	va_start(args, fmt);
+	len = vscnprintf(ctl->out, sizeof(ctl->out) - 1, fmt, args);
+	va_end(args);
+	ctl->out[len++] = '\n';
+	ctl->len = len;
+	return 0;
+}
+
+/**
+ * kvs_ctl_exec() - run one command written to the control file.
+ * @ctl:  the open file's state; its result text is replaced.
+ * @line: the NUL-terminated command; modified.
+ *
+ * Return: 0 or the negative errno the write returns.
+ */
+int kvs_ctl_exec(struct kvs_ctl *ctl, char *line)
+{
+	int err = kvs_ctl_run(ctl, line);
+
+	if (err)
+		kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
+			    ctl->err.msg[0] ? ctl->err.msg : "failed");
+	return err;
+}

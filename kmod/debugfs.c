@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the files under /sys/kernel/debug/kvashim/.
+ *
+ *   control  0600  commands in (see control.c), results read back
+ *   stats    0444  "name value" lines; no addresses
+ *   areas    0400  one line per live area: start-end size flags
+ *   arena    0400  the reserved range: start-end size
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "arena.h"
+#include "control.h"
+#include "debugfs.h"
+
+static struct dentry *kvs_dir;
+
+/* === control === */
+
+static int kvs_ctl_open(struct inode *inode, struct file *file)
+{
+	struct kvs_ctl *ctl = kzalloc(sizeof(*ctl), GFP_KERNEL);
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->arena = inode->i_private;
+	mutex_init(&ctl->lock);
+	file->private_data = ctl;
+	return 0;
+}
+
+static int kvs_ctl_release(struct inode *inode, struct file *file)
+{
+	kfree(file->private_data);
+	return 0;
+}
+
+static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct kvs_ctl *ctl = file->private_data;
+	char *line = NULL;
+	int err;
+
+	mutex_lock(&ctl->lock);
+	if (count >= KVS_CMD_MAX) {
+		err = kvs_fail(&ctl->err, -EINVAL,
+			       "command longer than %d bytes", KVS_CMD_MAX - 1);
+		goto out;
+	}
+	line = memdup_user_nul(ubuf, count);
+	if (IS_ERR(line)) {
+		err = kvs_fail(&ctl->err, PTR_ERR(line),
+			       "cannot read the command");
+		line = NULL;
+		goto out;
+	}
+	if (strlen(line) != count) {
+		err = kvs_fail(&ctl->err, -EINVAL,
+			       "command contains a NUL byte");
+		goto out;
+	}
+	err = kvs_ctl_exec(ctl, line);
+out:
+	if (err && !line)
+		kvs_ctl_out(ctl, "error: %s", ctl->err.msg);
+	/*
+	 * The result is read back from the start.  A failed write() does not
+	 * store *ppos back into f_pos, so reset both.
+	 */
+	*ppos = 0;
+	file->f_pos = 0;
+	mutex_unlock(&ctl->lock);
+	kfree(line);
+	return err ? err : count;
+}
+
+static ssize_t kvs_ctl_read(struct file *file, char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	struct kvs_ctl *ctl = file->private_data;
+	ssize_t ret;
+
+	mutex_lock(&ctl->lock);
+	ret = simple_read_from_buffer(ubuf, count, ppos, ctl->out, ctl->len);
+	mutex_unlock(&ctl->lock);
+	return ret;
+}
+
+static const struct file_operations kvs_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= kvs_ctl_open,
+	.release	= kvs_ctl_release,
+	.read		= kvs_ctl_read,
+	.write		= kvs_ctl_write,
+	.llseek		= default_llseek,
+};
+
+/* === stats === */
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	kvs_stats_show(m->private, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* === arena === */
+
+static int arena_show(struct seq_file *m, void *v)
+{
+	struct kvs_arena *a = m->private;
+
+	seq_printf(m, "0x%lx-0x%lx %lu\n", a->base, a->base + a->size,
+		   a->size);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(arena);
+
+/* === areas === */
+
+/*
+ * The iterator's position is an offset into the arena: each step asks the
+ * backend for the first area at or above it, so a listing stays correct
+ * (if not a snapshot) while areas come and go.
+ */
+struct kvs_areas_iter {
+	struct kvs_arena *arena;
+	struct kvs_area cur;
+};
+
+static void *kvs_areas_find(struct seq_file *m, loff_t pos)
+{
+	struct kvs_areas_iter *it = m->private;
+	struct kvs_arena *a = it->arena;
+
+	if (pos < 0 || pos >= a->size)
+		return NULL;
+	if (!kvs_next(a, a->base + pos, &it->cur))
+		return NULL;
+	return &it->cur;
+}
+
+static void *areas_start(struct seq_file *m, loff_t *pos)
+{
+	return kvs_areas_find(m, *pos);
+}
+
+static void *areas_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	struct kvs_areas_iter *it = m->private;
+
+	*pos = it->cur.start - it->arena->base + 1;
+	return kvs_areas_find(m, *pos);
+}
+
+static void areas_stop(struct seq_file *m, void *v)
+{
+}
+
+static int areas_show(struct seq_file *m, void *v)
+{
+	struct kvs_areas_iter *it = m->private;
+	const struct kvs_area *va = v;
+
+	seq_printf(m, "0x%lx-0x%lx %10lu %s%s%s\n", va->start, va->end,
+		   va->end - va->start, it->arena->be->name,
+		   va->flags & KVS_AF_GUARD ? " guard" : "",
+		   va->flags & KVS_AF_TOP ? " top" : "");
+	return 0;
+}
+
+static const struct seq_operations areas_sops = {
+	.start	= areas_start,
+	.next	= areas_next,
+	.stop	= areas_stop,
+	.show	= areas_show,
+};
+
+static int areas_open(struct inode *inode, struct file *file)
+{
+	struct kvs_areas_iter *it;
+
+	it = __seq_open_private(file, &areas_sops, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->arena = inode->i_private;
+	return 0;
+}
+
+static const struct file_operations areas_fops = {
+	.owner		= THIS_MODULE,
+	.open		= areas_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= seq_release_private,
+};
+
+/* === Setup === */
+
+/**
+ * kvs_debugfs_init() - create the files; failures only cost the files.
+ * @a: the arena they drive.
+ */
+void kvs_debugfs_init(struct kvs_arena *a)
+{
+	kvs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("control", 0600, kvs_dir, a, &kvs_ctl_fops);
+	debugfs_create_file("stats", 0444, kvs_dir, a, &stats_fops);
+	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
+	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);
+}
+
+void kvs_debugfs_exit(void)
+{
+	debugfs_remove_recursive(kvs_dir);
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Load and unload: the reservation appears in /proc/vmallocinfo while
+# loaded and disappears after; bad parameters fail the load cleanly.
+. "$(dirname "$0")/../lib.sh"
+
+vmallocinfo_has_arena() {
+	grep -q 'kvs_reserve.*\[kvashim\]' /proc/vmallocinfo
+}
+
+kvs_unload
+if vmallocinfo_has_arena; then
+	tap_not_ok "no arena in /proc/vmallocinfo before load"
+else
+	tap_ok "no arena in /proc/vmallocinfo before load"
+fi
+
+for round in 1 2; do
+	ok_if "load #$round" kvs_load
+	ok_if "arena in /proc/vmallocinfo while loaded (#$round)" vmallocinfo_has_arena
+	ok_if "unload #$round" kvs_unload
+	if vmallocinfo_has_arena; then
+		tap_not_ok "arena gone from /proc/vmallocinfo after unload #$round"
+	else
+		tap_ok "arena gone from /proc/vmallocinfo after unload #$round"
+	fi
+done
+
+kvs_load arena_size=64M
+line=$(grep 'kvs_reserve.*\[kvashim\]' /proc/vmallocinfo)
+size=$(echo "$line" | awk '{ print $2 }')
+# get_vm_area() adds its own guard page to the reservation.
+if [ "$size" = $((64 * 1024 * 1024 + 4096)) ]; then
+	tap_ok "arena_size=64M reserves 64 MiB plus a guard page ($line)"
+else
+	tap_not_ok "arena_size=64M reserves 64 MiB plus a guard page" "$line"
+fi
+# vmallocinfo may hash its addresses (kptr_restrict): compare sizes.
+range=$(cat "$KVS_DIR/arena")
+if [ "$(echo "$range" | awk '{ print $2 }')" = $((64 << 20)) ]; then
+	tap_ok "debugfs arena file agrees ($range)"
+else
+	tap_not_ok "debugfs arena file agrees" "$range" "$line"
+fi
+
+modes=$(stat -c '%n %a' "$KVS_DIR"/control "$KVS_DIR"/stats "$KVS_DIR"/areas "$KVS_DIR"/arena | sed "s|$KVS_DIR/||" | tr '\n' ' ')
+if [ "$modes" = "control 600 stats 444 areas 400 arena 400 " ]; then
+	tap_ok "debugfs file modes ($modes)"
+else
+	tap_not_ok "debugfs file modes" "$modes"
+fi
+kvs_unload
+
+ver=$(modinfo -F version "$KVS_KO")
+dkms=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$KVS_REPO/dkms.conf")
+if [ -n "$ver" ] && [ "$ver" = "$dkms" ]; then
+	tap_ok "MODULE_VERSION $ver equals dkms.conf's"
+else
+	tap_not_ok "MODULE_VERSION equals dkms.conf's" "module '$ver' dkms '$dkms'"
+fi
+
+# A range that cannot be reserved: more than the whole vmalloc space.
+dmesg_mark
+if out=$(insmod "$KVS_KO" arena_size=1P 2>&1); then
+	tap_not_ok "arena_size=1P is refused" "it loaded"
+	kvs_unload
+else
+	log=$(dmesg_since | grep kvashim)
+	if echo "$out" | grep -q "Cannot allocate memory" &&
+	   [ "$(echo "$log" | wc -l)" -eq 1 ] && echo "$log" | grep -q "cannot reserve" &&
+	   ! kvs_loaded && ! vmallocinfo_has_arena; then
+		tap_ok "arena_size=1P is refused with ENOMEM and one log line"
+	else
+		tap_not_ok "arena_size=1P is refused with ENOMEM and one log line" "$out" "$log"
+	fi
+fi
+
+for bad in "backend=nosuch" "arena_size=12Q" "arena_size=0"; do
+	if out=$(insmod "$KVS_KO" "$bad" 2>&1); then
+		tap_not_ok "$bad is refused" "it loaded"
+		kvs_unload
+	elif ! kvs_loaded; then
+		tap_ok "$bad is refused (${out##*: })"
+	else
+		tap_not_ok "$bad is refused" "$out"
+	fi
+done

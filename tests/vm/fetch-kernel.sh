@@ -1,0 +1,199 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fetch-kernel.sh SERIES ARCH: get a Debian kernel of SERIES for ARCH into the cache,
+# ready to boot under QEMU and to build an out-of-tree module against.
+#
+# Resolves the suite's current kernel meta package (linux-image-<arch>) to the exact
+# versioned image, downloads it with apt-get download, unpacks it into
+#   $KVS_CACHE/kernels/<kver>-<arch>/{vmlinuz,config,System.map,lib/modules/<kver>}
+# makes the matching headers available, writes kvs-kernel.env there (sourced by run.sh),
+# and prints the kernel release on stdout. Cached: a second call only asks apt-cache.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	cat <<EOF
+usage: $kvs_prog [-h] SERIES ARCH
+
+Download and unpack the current Debian kernel of SERIES for ARCH into
+\$KVS_CACHE/kernels/<kver>-<arch>/ (KVS_CACHE=$KVS_CACHE), make its headers
+available, and print the kernel release (e.g. 6.1.0-56-amd64) on stdout.
+
+  SERIES  6.1   (bookworm, this host's suite)
+  ARCH    amd64 | arm64
+EOF
+}
+
+# ---- resolving -------------------------------------------------------------------
+
+# Print the versioned image package the suite's meta package depends on right now.
+resolve_image_pkg() {
+	local arch=$1 meta="linux-image-$1" dep
+	[[ $arch != "$(kvs_host_arch)" ]] && meta="$meta:$arch"
+	kvs_apt_known "$meta" || die "apt knows no package $meta (is $arch a dpkg architecture here?)"
+	dep=$(apt-cache show --no-all-versions "$meta" |
+		sed -n 's/^Depends: *//p' | tr ',' '\n' |
+		sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n1)
+	[[ -n $dep ]] || die "cannot find the versioned image in the Depends of $meta"
+	echo "$dep"
+}
+
+# Foreign architectures need dpkg to know them before apt can resolve their packages.
+ensure_dpkg_arch() {
+	local arch=$1
+	[[ $arch == "$(kvs_host_arch)" ]] && return 0
+	if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		log "dpkg --add-architecture $arch"
+		dpkg --add-architecture "$arch"
+		kvs_apt_update_again # the new arch's lists, even if updated before
+	fi
+}
+
+# ---- unpacking -------------------------------------------------------------------
+
+# Unpack the image .deb into DIR (atomically: into a temp dir first, then rename), and
+# generate modules.dep & co, which Debian's packages leave to their postinst.
+unpack_image() {
+	local deb=$1 kver=$2 dir=$3 tmp
+	tmp="$dir.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp/x"
+	dpkg-deb -x "$deb" "$tmp/x"
+	# The image is under boot/ on 6.1; newer suites put it under usr/lib/modules/<kver>/.
+	local img
+	for img in "$tmp/x/boot/vmlinuz-$kver" "$tmp/x/usr/lib/modules/$kver/vmlinuz" \
+		"$tmp/x/boot/vmlinux-$kver"; do
+		[[ -f $img ]] && break
+	done
+	[[ -f $img ]] || die "no kernel image for $kver in $deb"
+	mv "$img" "$tmp/vmlinuz"
+	[[ -f $tmp/x/boot/config-$kver ]] && mv "$tmp/x/boot/config-$kver" "$tmp/config"
+	[[ -f $tmp/x/boot/System.map-$kver ]] && mv "$tmp/x/boot/System.map-$kver" "$tmp/System.map"
+	mkdir -p "$tmp/lib/modules"
+	local mods
+	for mods in "$tmp/x/lib/modules/$kver" "$tmp/x/usr/lib/modules/$kver"; do
+		[[ -d $mods ]] && mv "$mods" "$tmp/lib/modules/$kver" && break
+	done
+	[[ -d $tmp/lib/modules/$kver ]] || die "no lib/modules/$kver in $deb"
+	rm -rf "$tmp/x"
+	kvs_need_pkgs kmod
+	depmod -b "$tmp" "$kver"
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+}
+
+# ---- headers ---------------------------------------------------------------------
+
+# The host's own suite and arch: install linux-headers-<kver> (its Makefile includes the
+# -common package by absolute /usr/src path, so unpacking elsewhere would not work).
+host_headers() {
+	local kver=$1
+	kvs_need_pkgs "linux-headers-$kver"
+	echo "/usr/src/linux-headers-$kver"
+}
+
+# A foreign arch of the host's suite: unpack linux-headers-<kver>:<arch> into the cache.
+# Its Makefile includes /usr/src/linux-headers-<abi>-common/Makefile (arch-independent,
+# the same for every arch of one ABI): installing that package on the host satisfies it.
+# Its scripts/ and tools/ links point to ../../lib/linux-kbuild-<series>: re-point them
+# at the host's linux-kbuild (host binaries; same kernel version).
+foreign_headers() {
+	local kver=$1 arch=$2 series=$3 dir=$4 abi
+	abi=${kver%-"$arch"}
+	kvs_need_pkgs "linux-headers-$abi-common" "linux-kbuild-$series"
+	local hdir="$dir/headers/usr/src/linux-headers-$kver"
+	if [[ ! -f $hdir/Makefile ]]; then
+		local debs="$KVS_CACHE/debs"
+		kvs_apt_download "$debs" "linux-headers-$kver:$arch"
+		local deb
+		deb=$(find "$debs" -maxdepth 1 -name "linux-headers-${kver}_*_$arch.deb" | sort -V | tail -n1)
+		[[ -n $deb ]] || die "download of linux-headers-$kver:$arch left no .deb"
+		rm -rf "$dir/headers"
+		dpkg-deb -x "$deb" "$dir/headers"
+	fi
+	local l
+	for l in scripts tools; do
+		ln -sfn "/usr/lib/linux-kbuild-$series/$l" "$hdir/$l"
+	done
+	echo "$hdir"
+}
+
+# ---- main ------------------------------------------------------------------------
+
+fetch() {
+	local series=$1 arch=$2 suite host_suite
+	suite=$(kvs_suite_for_series "$series") || die "unknown kernel series '$series'"
+	host_suite=$(kvs_host_suite)
+	kvs_kernel_arch "$arch" >/dev/null || die "unsupported arch '$arch'"
+	# Other suites (6.12 trixie, 7.x trixie-backports) need a private apt configuration
+	# and a root of that suite to build in (see DESIGN.md); not wired up yet.
+	[[ $suite == "$host_suite" ]] ||
+		die "series $series ($suite) is not this host's suite ($host_suite): not supported yet"
+
+	kvs_need_pkgs dpkg-dev kmod
+	ensure_dpkg_arch "$arch"
+	local pkg kver dir
+	pkg=$(resolve_image_pkg "$arch")
+	kver=${pkg#linux-image-}
+	dir="$KVS_CACHE/kernels/$kver-$arch"
+
+	kvs_lock "kernel-$kver-$arch"
+	if [[ ! -f $dir/vmlinuz || ! -f $dir/lib/modules/$kver/modules.dep ]]; then
+		log "downloading $pkg ($arch)"
+		local debs="$KVS_CACHE/debs" deb
+		kvs_apt_download "$debs" "$pkg:$arch"
+		deb=$(find "$debs" -maxdepth 1 -name "${pkg}_*_$arch.deb" | sort -V | tail -n1)
+		[[ -n $deb ]] || die "download of $pkg left no .deb in $debs"
+		log "unpacking $deb"
+		unpack_image "$deb" "$kver" "$dir"
+	fi
+
+	local hdir
+	if [[ $arch == "$(kvs_host_arch)" ]]; then
+		hdir=$(host_headers "$kver")
+	else
+		hdir=$(foreign_headers "$kver" "$arch" "$series" "$dir")
+	fi
+	[[ -f $hdir/Makefile ]] || die "headers for $kver not found at $hdir"
+
+	# In the guest this directory is bind-mounted over /lib/modules/<kver>; give it the
+	# build/source links the headers package gives the host's, so DKMS works there too.
+	ln -sfn "$hdir" "$dir/lib/modules/$kver/build"
+
+	write_env "$series" "$arch" "$kver" "$dir" "$hdir"
+	echo "$kver"
+}
+
+write_env() {
+	local series=$1 arch=$2 kver=$3 dir=$4 hdir=$5
+	cat >"$dir/kvs-kernel.env.tmp" <<EOF
+# Written by tests/vm/fetch-kernel.sh; sourced by tests/vm/run.sh.
+KVS_SERIES=$series
+KVS_ARCH=$arch
+KVS_KVER=$kver
+KVS_KERNEL_DIR=$dir
+KVS_VMLINUZ=$dir/vmlinuz
+KVS_MODDIR=$dir/lib/modules/$kver
+KVS_HEADERS=$hdir
+EOF
+	mv "$dir/kvs-kernel.env.tmp" "$dir/kvs-kernel.env"
+}
+
+main() {
+	if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+		usage
+		exit 0
+	fi
+	if (($# != 2)); then
+		usage >&2
+		exit 2
+	fi
+	[[ $(id -u) == 0 ]] || die "must run as root (apt-get, dpkg)"
+	fetch "$1" "$2"
+}
+
+main "$@"

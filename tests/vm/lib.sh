@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shared helpers for the host-side VM harness (tests/vm/*.sh, tests/run-tests.sh).
+# Sourced, never executed. Everything the harness needs is installed from Debian's
+# own apt sources on first use, because CI starts on a fresh Debian 12 machine.
+
+# Where downloaded kernels, built modules, initramfs images and run logs live. Outside
+# the repo on purpose: it is large, and it is reused across clones and sessions.
+KVS_CACHE=${KVS_CACHE:-/var/cache/kvashim}
+export KVS_CACHE
+
+# The repository root, from this file's location (tests/vm/lib.sh).
+KVS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export KVS_REPO
+
+kvs_prog=${0##*/}
+
+log() { printf '%s: %s\n' "$kvs_prog" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$kvs_prog" "$*" >&2; exit 1; }
+
+# Print every argument that is not an installed package (name or name:arch).
+kvs_missing_pkgs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			printf '%s\n' "$p"
+	done
+}
+
+# apt-get with the options every harness call wants: no prompts, wait for a concurrent
+# apt/dpkg instead of failing on its lock, and quiet enough to keep test logs readable.
+kvs_apt() {
+	DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+		-o DPkg::Lock::Timeout=900 -o APT::Sandbox::User=root \
+		-o Dpkg::Use-Pty=0 "$@"
+}
+
+# apt-get update at most once per process tree: a fresh machine has empty lists, a long
+# lived one may have stale lists whose .debs are gone from the mirror.
+kvs_apt_update_once() {
+	[[ ${KVS_APT_UPDATED:-0} == 1 ]] && return 0
+	log "apt-get update"
+	kvs_apt update >/dev/null || die "apt-get update failed"
+	KVS_APT_UPDATED=1
+	export KVS_APT_UPDATED
+}
+
+kvs_apt_update_again() {
+	KVS_APT_UPDATED=0
+	kvs_apt_update_once
+}
+
+# Make sure the given packages are installed. Cheap when they are: only dpkg-query runs.
+kvs_need_pkgs() {
+	local missing
+	missing=$(kvs_missing_pkgs "$@")
+	[[ -z $missing ]] && return 0
+	# shellcheck disable=SC2086 # one package name per word, by construction
+	set -- $missing
+	log "installing: $*"
+	if ! kvs_apt install --no-install-recommends "$@" >/dev/null 2>&1; then
+		kvs_apt_update_once
+		kvs_apt install --no-install-recommends "$@" >/dev/null ||
+			die "apt-get install $* failed"
+	fi
+}
+
+# apt-get download PKG... into DIR, refreshing the lists once if the mirror has moved on.
+kvs_apt_download() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	if ! (cd "$dir" && kvs_apt download "$@" >/dev/null 2>&1); then
+		kvs_apt_update_once
+		(cd "$dir" && kvs_apt download "$@" >/dev/null) ||
+			die "apt-get download $* failed"
+	fi
+}
+
+# Does the apt cache know PKG at all? (Empty lists on a fresh machine: update first.)
+kvs_apt_known() {
+	apt-cache show --no-all-versions "$1" >/dev/null 2>&1 && return 0
+	kvs_apt_update_once
+	apt-cache show --no-all-versions "$1" >/dev/null 2>&1
+}
+
+# The Debian suite that ships kernel SERIES, and whether it is this host's own suite.
+# New series are added here (6.12 -> trixie, 7.x -> trixie-backports, ...).
+kvs_suite_for_series() {
+	case $1 in
+	6.1) echo bookworm ;;
+	6.12) echo trixie ;;
+	*) return 1 ;;
+	esac
+}
+
+kvs_host_suite() {
+	# shellcheck disable=SC1091 # os-release exists on every Debian system
+	(. /etc/os-release && echo "${VERSION_CODENAME:-unknown}")
+}
+
+kvs_host_arch() { dpkg --print-architecture; }
+
+# Debian architecture -> QEMU/kernel names.
+kvs_kernel_arch() {
+	case $1 in
+	amd64) echo x86_64 ;;
+	arm64) echo arm64 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Take an exclusive lock on a cache file for the rest of the calling (sub)shell, so two
+# runs that share the cache do not extract or build into the same directory at once.
+kvs_lock() {
+	local name=$1 fd
+	mkdir -p "$KVS_CACHE/locks"
+	exec {fd}>"$KVS_CACHE/locks/$name.lock"
+	flock "$fd"
+}
+
+# Run a command, printing its output only if it fails (keeps success paths quiet).
+kvs_quiet() {
+	local out rc=0
+	out=$(mktemp)
+	"$@" >"$out" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		cat "$out" >&2
+	fi
+	rm -f "$out"
+	return "$rc"
+}
