@@ -16,12 +16,15 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #include "arena.h"
+#include "pcpu.h"
+#include "trace.h"
 
 /* === Data === */
 
@@ -47,16 +50,19 @@ const char *const kvs_stat_names[KVS_NR_STATS] = {
 	[KVS_ST_RB_AUGMENT]		= "rb_augment_steps",
 	[KVS_ST_RB_MERGES]		= "rb_merges",
 	[KVS_ST_LIST_WALKED]		= "list_nodes_walked",
+	[KVS_ST_PCPU_HITS]		= "pcpu_hits",
+	[KVS_ST_PCPU_MISSES]		= "pcpu_misses",
+	[KVS_ST_PCPU_REFILLS]		= "pcpu_refills",
+	[KVS_ST_PCPU_RELEASES]		= "pcpu_releases",
 };
+
 static_assert(ARRAY_SIZE(kvs_stat_names) == KVS_NR_STATS);
 
-static const struct kvs_backend *const kvs_backends[] = {
+const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS] = {
 	&kvs_be_maple,
-#ifdef KVS_HAVE_ALL_BACKENDS
 	&kvs_be_maple_dual,
 	&kvs_be_rbtree,
 	&kvs_be_list,
-#endif
 };
 
 /* Tracking objects come from their own slab, never from the arena. */
@@ -266,6 +272,27 @@ static int kvs_build_req(struct kvs_arena *a, const struct kvs_spec *s,
 
 /* === Public interface === */
 
+static int kvs_backend_id(const struct kvs_backend *be)
+{
+	int i;
+
+	for (i = 0; i < KVS_NR_BACKENDS; i++)
+		if (kvs_backends[i] == be)
+			return i;
+	return -1;
+}
+
+/* The clock, read only while @on (an event is enabled): 0 otherwise. */
+static inline u64 kvs_trace_clock(bool on)
+{
+	return on ? local_clock() : 0;
+}
+
+static inline u64 kvs_trace_lat(u64 t0)
+{
+	return t0 ? local_clock() - t0 : 0;
+}
+
 /**
  * kvs_alloc() - reserve an area of the arena.
  * @a:    the arena.
@@ -280,6 +307,8 @@ static int kvs_build_req(struct kvs_arena *a, const struct kvs_spec *s,
 int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	      unsigned long *addr, struct kvs_err *e)
 {
+	u64 t0 = kvs_trace_clock(trace_kvashim_alloc_enabled());
+	int path = KVS_PATH_GLOBAL;
 	struct kvs_area *va;
 	struct kvs_req r;
 	unsigned long size;
@@ -298,7 +327,10 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (r.top ? KVS_AF_TOP : 0);
 
 	percpu_down_read(&a->state_sem);
-	err = a->be->alloc(a, va, &r);
+	if (kvs_pcpu_eligible(a, s, r.span) && !kvs_pcpu_alloc(a, va, r.span))
+		path = KVS_PATH_PCPU;
+	else
+		err = a->be->alloc(a, va, &r);
 	if (!err) {
 		kvs_count(a, KVS_ST_ALLOCS);
 		kvs_count_n(a, KVS_ST_BYTES_ALLOC, size);
@@ -312,10 +344,53 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 		goto fail;
 	}
 	*addr = va->start;
+	trace_kvashim_alloc(va->start, size, r.align, kvs_backend_id(a->be),
+			    path, 0, kvs_trace_lat(t0));
 	return 0;
 fail:
 	kvs_count_fail(a, err);
+	trace_kvashim_alloc(0, s->size, s->align, kvs_backend_id(a->be),
+			    KVS_PATH_GLOBAL, err, kvs_trace_lat(t0));
 	return err;
+}
+
+/*
+ * The live area containing @addr, looking into per-CPU chunks.
+ * Context: rcu_read_lock() held; a->state_sem held for read.
+ */
+static struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
+{
+	struct kvs_area *va = a->be->lookup(a, addr);
+
+	if (va && (va->flags & KVS_AF_CHUNK))
+		va = kvs_pcpu_lookup(va, addr);
+	return va;
+}
+
+/*
+ * Unlink the area starting at @addr from its chunk or from the backend.
+ * A chunk found by the lookup stays allocated while RCU is held; the
+ * backend's unlink() refuses chunks, so an address freed twice, racing
+ * with a chunk placed there meanwhile, cannot unlink the chunk.  With the
+ * overlay off no chunk exists (kvs_pcpu_stop() saw to it): no lookup.
+ */
+static struct kvs_area *kvs_unlink(struct kvs_arena *a, unsigned long addr,
+				   int *path)
+{
+	struct kvs_area *va;
+
+	if (!a->pcpu)
+		return a->be->unlink(a, addr);
+	rcu_read_lock();
+	va = a->be->lookup(a, addr);
+	if (va && (va->flags & KVS_AF_CHUNK)) {
+		*path = KVS_PATH_PCPU;
+		va = kvs_pcpu_unlink(a, va, addr);
+		rcu_read_unlock();
+		return va;
+	}
+	rcu_read_unlock();
+	return a->be->unlink(a, addr);
 }
 
 /**
@@ -330,15 +405,17 @@ fail:
  */
 int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 {
+	u64 t0 = kvs_trace_clock(trace_kvashim_free_enabled());
+	int path = KVS_PATH_GLOBAL;
 	struct kvs_area *va, *hit;
 	int err = 0;
 
 	percpu_down_read(&a->state_sem);
-	va = a->be->unlink(a, addr);
+	va = kvs_unlink(a, addr, &path);
 	if (IS_ERR(va)) {
 		err = PTR_ERR(va);
 		rcu_read_lock();
-		hit = a->be->lookup(a, addr);
+		hit = kvs_lookup(a, addr);
 		if (hit)
 			kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
 				 addr, hit->start, hit->size);
@@ -353,8 +430,12 @@ int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 
 	if (err) {
 		kvs_count_fail(a, err);
+		trace_kvashim_free(addr, 0, 0, kvs_backend_id(a->be),
+				   path, err, kvs_trace_lat(t0));
 		return err;
 	}
+	trace_kvashim_free(addr, va->size, 0, kvs_backend_id(a->be),
+			   path, 0, kvs_trace_lat(t0));
 	kvs_area_free(a, va);
 	return 0;
 }
@@ -367,14 +448,21 @@ int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
  */
 unsigned long kvs_free_all(struct kvs_arena *a)
 {
+	unsigned long addr = a->base, n = 0;
 	struct kvs_area cur;
-	unsigned long n = 0;
 
-	while (kvs_next(a, a->base, &cur)) {
+	/* An area that cannot be freed now (no memory) is stepped over. */
+	while (kvs_next(a, addr, &cur)) {
 		if (!kvs_free(a, cur.start, NULL))
 			n++;
+		else
+			addr = cur.end;
 		cond_resched();
 	}
+	/* The chunks still current on their CPUs are empty: give them back. */
+	percpu_down_read(&a->state_sem);
+	kvs_pcpu_drain(a);
+	percpu_up_read(&a->state_sem);
 	return n;
 }
 
@@ -391,9 +479,50 @@ bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 	bool found;
 
 	percpu_down_read(&a->state_sem);
-	found = a->be->next(a, addr, out);
+	/* Chunks are freed after a grace period: out->chunk stays valid. */
+	rcu_read_lock();
+	while ((found = a->be->next(a, addr, out))) {
+		if (!(out->flags & KVS_AF_CHUNK) || kvs_pcpu_next(out, addr, out))
+			break;
+		addr = out->end;
+	}
+	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
 	return found;
+}
+
+/**
+ * kvs_usage() - the backend's index size and largest free gap.
+ * @a: the arena.
+ * @u: filled in.
+ */
+void kvs_usage(struct kvs_arena *a, struct kvs_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	percpu_down_read(&a->state_sem);
+	a->be->usage(a, u);
+	percpu_up_read(&a->state_sem);
+}
+
+/**
+ * kvs_live() - live areas, from the counters.
+ * @a: the arena.
+ *
+ * Return: allocations minus frees; exact when nothing is in flight.
+ */
+unsigned long kvs_live(struct kvs_arena *a)
+{
+	return kvs_live_areas(a);
+}
+
+/**
+ * kvs_area_bytes() - bytes one tracking object takes in its slab.
+ *
+ * Return: the slab's object size.
+ */
+unsigned long kvs_area_bytes(void)
+{
+	return kmem_cache_size(kvs_area_cachep);
 }
 
 /**
@@ -410,7 +539,7 @@ bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 
 	percpu_down_read(&a->state_sem);
 	rcu_read_lock();
-	va = a->be->lookup(a, addr);
+	va = kvs_lookup(a, addr);
 	if (va)
 		*out = *va;
 	rcu_read_unlock();
@@ -431,6 +560,8 @@ int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 {
 	unsigned long guard = (va->flags & KVS_AF_GUARD) ? PAGE_SIZE : 0;
 
+	if ((va->flags & KVS_AF_CHUNK) && a->pcpu)
+		return kvs_pcpu_check(a, c, va);
 	if (!PAGE_ALIGNED(va->start) || !PAGE_ALIGNED(va->size) || !va->size)
 		goto bad;
 	if (va->end - va->start != va->size + guard)
@@ -521,6 +652,7 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 		return kvs_fail(e, -ENOENT, "unknown backend \"%s\"", name);
 
 	percpu_down_write(&a->state_sem);
+	kvs_pcpu_drain(a);
 	if (kvs_live_areas(a)) {
 		err = kvs_fail(e, -EBUSY, "%lu areas are live; free them first",
 			       kvs_live_areas(a));
@@ -542,6 +674,31 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 out:
 	percpu_up_write(&a->state_sem);
 	return err;
+}
+
+/**
+ * kvs_set_pcpu() - switch the per-CPU overlay on or off.
+ * @a:  the arena; a->chunk_size gives the chunk size.
+ * @on: the new state.
+ * @e:  the reason, on failure.
+ *
+ * Return: 0, -ENOMEM, or -EBUSY when switching off while chunks hold live
+ * areas.
+ */
+int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e)
+{
+	int err;
+
+	percpu_down_write(&a->state_sem);
+	if (!a->chunk_size)
+		a->chunk_size = KVS_CHUNK_DEFAULT;
+	err = on ? kvs_pcpu_start(a, a->chunk_size) : kvs_pcpu_stop(a);
+	percpu_up_write(&a->state_sem);
+	if (err == -EBUSY)
+		return kvs_fail(e, err, "chunks still hold live areas; free them first");
+	if (err)
+		return kvs_fail(e, err, "no memory for the overlay");
+	return 0;
 }
 
 /**
@@ -585,11 +742,16 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "area_object_bytes %lu\n", objs);
 	seq_printf(m, "meta_bytes_per_area %lu\n",
 		   live ? (u.meta_bytes + objs) / live : 0);
+	percpu_down_read(&a->state_sem);
+	kvs_pcpu_show(a, m);
+	percpu_up_read(&a->state_sem);
 }
 
 /**
- * kvs_arena_create() - index a reserved range with the given backend.
- * @a:     zeroed; @a->vm, @a->base and @a->size set by the caller.
+ * kvs_arena_create() - index a range with the given backend.
+ * @a:     zeroed; @a->base and @a->size set by the caller (and @a->vm
+ *         when the range is a real reservation; the self tests index
+ *         ranges that are only numbers).
  * @be:    the backend to start with.
  * @guard: whether areas get a guard page.
  *
@@ -600,14 +762,9 @@ int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
 {
 	int err;
 
-	kvs_area_cachep = KMEM_CACHE(kvs_area, 0);
-	if (!kvs_area_cachep)
-		return -ENOMEM;
 	a->stats = alloc_percpu(struct kvs_stats);
-	if (!a->stats) {
-		err = -ENOMEM;
-		goto free_cache;
-	}
+	if (!a->stats)
+		return -ENOMEM;
 	err = percpu_init_rwsem(&a->state_sem);
 	if (err)
 		goto free_stats;
@@ -618,14 +775,19 @@ int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
 		goto free_sem;
 	}
 	a->be = be;
+	if (a->chunk_size) {
+		err = kvs_pcpu_start(a, a->chunk_size);
+		if (err) {
+			be->fini(a);
+			goto free_sem;
+		}
+	}
 	return 0;
 
 free_sem:
 	percpu_free_rwsem(&a->state_sem);
 free_stats:
 	free_percpu(a->stats);
-free_cache:
-	kmem_cache_destroy(kvs_area_cachep);
 	return err;
 }
 
@@ -639,11 +801,31 @@ unsigned long kvs_arena_destroy(struct kvs_arena *a)
 {
 	unsigned long n = kvs_free_all(a);
 
+	/* Every chunk is empty after free_all(): nothing can refuse. */
+	kvs_pcpu_stop(a);
 	a->be->fini(a);
-	/* Wait for the tracking objects still in their grace period. */
-	rcu_barrier();
 	percpu_free_rwsem(&a->state_sem);
 	free_percpu(a->stats);
-	kmem_cache_destroy(kvs_area_cachep);
 	return n;
+}
+
+/**
+ * kvs_areas_init() - create the slab of tracking objects, once per load.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int kvs_areas_init(void)
+{
+	kvs_area_cachep = KMEM_CACHE(kvs_area, 0);
+	return kvs_area_cachep ? 0 : -ENOMEM;
+}
+
+/**
+ * kvs_areas_exit() - destroy it, after every arena is gone.
+ */
+void kvs_areas_exit(void)
+{
+	/* Wait for the tracking objects still in their grace period. */
+	rcu_barrier();
+	kmem_cache_destroy(kvs_area_cachep);
 }

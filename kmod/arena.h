@@ -26,6 +26,11 @@ struct seq_file;
 #define KVS_AF_GUARD	BIT(0)	/* a guard page follows the area */
 #define KVS_AF_TOP	BIT(1)	/* placed top-down */
 #define KVS_AF_DYING	BIT(2)	/* being unlinked: lookups must skip it */
+#define KVS_AF_CHUNK	BIT(3)	/* a per-CPU chunk's reservation (pcpu.c) */
+#define KVS_AF_RELEASE	BIT(4)	/* a chunk being given back: unlinkable */
+#define KVS_AF_PCPU	BIT(5)	/* served from a chunk, not the backend */
+
+struct kvs_chunk;
 
 /**
  * struct kvs_area - one live allocation (the tracking object).
@@ -35,6 +40,8 @@ struct seq_file;
  * @flags: KVS_AF_*; written under the owning backend's lock, read
  *         locklessly by RCU lookups (READ_ONCE).
  * @link:  the backend's index linkage (the maple backends need none).
+ * @chunk: for KVS_AF_PCPU areas the chunk serving them; for KVS_AF_CHUNK
+ *         reservations the chunk itself.
  * @rcu:   lookups run under RCU, so the object is freed after a grace
  *         period (kvs_area_free()).
  */
@@ -47,8 +54,28 @@ struct kvs_area {
 		struct rb_node rb;
 		struct list_head node;
 	} link;
+	struct kvs_chunk *chunk;
 	struct rcu_head rcu;
 };
+
+/**
+ * kvs_unlinkable() - may a backend's unlink() remove @va for @addr?
+ * @va:   the area indexed at @addr.
+ * @addr: the address a caller asked to free.
+ *
+ * Only an area's exact start frees it, and only once; a per-CPU chunk's
+ * reservation only when pcpu.c gives the chunk back, never through a free
+ * of an address that happens to be the chunk's base.
+ *
+ * Return: true if @va may be unlinked.
+ */
+static inline bool kvs_unlinkable(const struct kvs_area *va,
+				  unsigned long addr)
+{
+	if (va->start != addr || (va->flags & KVS_AF_DYING))
+		return false;
+	return !(va->flags & KVS_AF_CHUNK) || (va->flags & KVS_AF_RELEASE);
+}
 
 /**
  * struct kvs_req - one allocation request, validated by the front end.
@@ -139,6 +166,10 @@ enum kvs_stat {
 	KVS_ST_RB_AUGMENT,	/* rbtree: subtree_max_size propagation steps */
 	KVS_ST_RB_MERGES,	/* rbtree: free-block merges on free */
 	KVS_ST_LIST_WALKED,	/* list: nodes visited */
+	KVS_ST_PCPU_HITS,	/* served by a chunk's bump pointer */
+	KVS_ST_PCPU_MISSES,	/* eligible, but no chunk could serve it */
+	KVS_ST_PCPU_REFILLS,	/* chunks taken from the backend */
+	KVS_ST_PCPU_RELEASES,	/* chunks given back */
 	KVS_NR_STATS
 };
 
@@ -219,6 +250,15 @@ struct kvs_backend {
 	void (*usage)(struct kvs_arena *a, struct kvs_usage *u);
 };
 
+/*
+ * RFC 10/12's chunk: the smallest power of two that keeps ~32 MiB module
+ * loads on the fast path and amortises one refill over ~16,000 4 KiB
+ * requests.
+ */
+#define KVS_CHUNK_DEFAULT	(64UL << 20)
+
+#define KVS_NR_BACKENDS	4
+extern const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS];
 extern const struct kvs_backend kvs_be_maple;
 extern const struct kvs_backend kvs_be_maple_dual;
 extern const struct kvs_backend kvs_be_rbtree;
@@ -241,6 +281,9 @@ const struct kvs_backend *kvs_backend_by_name(const char *name);
  * @stats:      per-CPU counters (enum kvs_stat), summed on read so that
  *              the hot paths share no cache line.
  * @guard:      put a guard page after each new area.
+ * @chunk_size: per-CPU chunk size asked for at creation; 0: no overlay.
+ * @pcpu:       the per-CPU bump overlay, or NULL when it is off;
+ *              changed only under @state_sem for write.
  */
 struct kvs_arena {
 	unsigned long base;
@@ -251,6 +294,8 @@ struct kvs_arena {
 	void *be_priv;
 	struct kvs_stats __percpu *stats;
 	bool guard;
+	unsigned long chunk_size;
+	struct kvs_pcpu *pcpu;
 };
 
 static inline void kvs_count(struct kvs_arena *a, enum kvs_stat id)
@@ -290,6 +335,8 @@ struct kvs_spec {
 	bool top;
 };
 
+int kvs_areas_init(void);
+void kvs_areas_exit(void);
 int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
 		     bool guard);
 unsigned long kvs_arena_destroy(struct kvs_arena *a);
@@ -303,6 +350,7 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 		       struct kvs_err *e);
 void kvs_reset(struct kvs_arena *a);
 bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
+int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e);
 bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
 
 int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
@@ -310,6 +358,9 @@ int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 void kvs_area_free(struct kvs_arena *a, struct kvs_area *va);
 
 unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id);
+void kvs_usage(struct kvs_arena *a, struct kvs_usage *u);
+unsigned long kvs_live(struct kvs_arena *a);
+unsigned long kvs_area_bytes(void);
 void kvs_stats_show(struct kvs_arena *a, struct seq_file *m);
 
 #endif /* KVASHIM_ARENA_H */

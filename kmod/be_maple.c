@@ -14,11 +14,11 @@
 #include <linux/slab.h>
 
 #include "arena.h"
+#include "be_maple.h"
 
-/**
- * struct kvs_maple - the backend's state.
- * @mt: the occupied tree, MT_FLAGS_ALLOC_RANGE for gap tracking and
- *      MT_FLAGS_USE_RCU so that lookups need no lock.
+/*
+ * The occupied tree: MT_FLAGS_ALLOC_RANGE for gap tracking and
+ * MT_FLAGS_USE_RCU so that lookups need no lock.
  *
  * Locking: the tree's own internal spinlock (mas_lock()) guards every
  * change, as the maple tree intends.  The tree may drop that lock to
@@ -38,32 +38,13 @@
  * Readers (lookup, next, usage) hold only rcu_read_lock(); areas are
  * freed after a grace period (kvs_area_free()) and replaced tree nodes
  * are RCU-freed by the tree itself.
+ *
+ * The kvs_mt_*() helpers work on any such tree; maple-dual reuses them
+ * for its occupied tree.
  */
-struct kvs_maple {
-	struct maple_tree mt;
-};
-
-static inline struct kvs_maple *kvs_maple(struct kvs_arena *a)
+void kvs_mt_init(struct maple_tree *mt)
 {
-	return a->be_priv;
-}
-
-static void *kvs_maple_init(struct kvs_arena *a)
-{
-	struct kvs_maple *m = kzalloc(sizeof(*m), GFP_KERNEL);
-
-	if (!m)
-		return ERR_PTR(-ENOMEM);
-	mt_init_flags(&m->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
-	return m;
-}
-
-static void kvs_maple_fini(struct kvs_arena *a)
-{
-	struct kvs_maple *m = kvs_maple(a);
-
-	mtree_destroy(&m->mt);
-	kfree(m);
+	mt_init_flags(mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
 }
 
 /*
@@ -89,11 +70,10 @@ static int kvs_maple_find(struct kvs_arena *a, struct ma_state *mas,
 	return 0;
 }
 
-static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
-			   const struct kvs_req *r)
+int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
+		 struct kvs_area *va, const struct kvs_req *r)
 {
-	struct kvs_maple *m = kvs_maple(a);
-	MA_STATE(mas, &m->mt, 0, 0);
+	MA_STATE(mas, mt, 0, 0);
 	unsigned long addr;
 	int err;
 
@@ -112,7 +92,7 @@ static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
 
 		mas_unlock(&mas);
 		kvs_count(a, KVS_ST_MT_SLOW_INSERTS);
-		err = mtree_insert_range(&m->mt, va->start, va->end - 1, va,
+		err = mtree_insert_range(mt, va->start, va->end - 1, va,
 					 GFP_KERNEL);
 		if (err != -EEXIST)
 			return err;
@@ -123,18 +103,17 @@ static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
 	return err;
 }
 
-static struct kvs_area *kvs_maple_unlink(struct kvs_arena *a,
-					 unsigned long addr)
+struct kvs_area *kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
+			       unsigned long addr)
 {
-	struct kvs_maple *m = kvs_maple(a);
-	MA_STATE(mas, &m->mt, addr, addr);
+	MA_STATE(mas, mt, addr, addr);
 	struct kvs_area *va;
 	int err;
 
 	mas_lock(&mas);
 	kvs_count(a, KVS_ST_MT_WALKS);
 	va = mas_walk(&mas);
-	if (!va || va->start != addr || (va->flags & KVS_AF_DYING)) {
+	if (!va || !kvs_unlinkable(va, addr)) {
 		mas_unlock(&mas);
 		return ERR_PTR(-ENOENT);
 	}
@@ -160,20 +139,20 @@ static bool kvs_maple_valid(const struct kvs_area *va, unsigned long addr)
 	       addr >= va->start && addr < va->end;
 }
 
-static struct kvs_area *kvs_maple_lookup(struct kvs_arena *a,
-					 unsigned long addr)
+struct kvs_area *kvs_mt_lookup(struct kvs_arena *a, struct maple_tree *mt,
+			       unsigned long addr)
 {
 	struct kvs_area *va;
 
 	kvs_count(a, KVS_ST_MT_WALKS);
-	va = mtree_load(&kvs_maple(a)->mt, addr);
+	va = mtree_load(mt, addr);
 	return kvs_maple_valid(va, addr) ? va : NULL;
 }
 
-static bool kvs_maple_next(struct kvs_arena *a, unsigned long addr,
-			   struct kvs_area *out)
+bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,
+		 struct kvs_area *out)
 {
-	MA_STATE(mas, &kvs_maple(a)->mt, addr, addr);
+	MA_STATE(mas, mt, addr, addr);
 	struct kvs_area *va;
 	bool found = false;
 
@@ -224,9 +203,10 @@ static void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en)
 	}
 }
 
-static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
+void kvs_mt_usage(struct kvs_arena *a, struct maple_tree *mt,
+		  struct kvs_usage *u)
 {
-	MA_STATE(mas, &kvs_maple(a)->mt, a->base, a->base);
+	MA_STATE(mas, mt, a->base, a->base);
 	unsigned long prev = a->base, end = a->base + a->size;
 	struct kvs_mt_nodes n = {};
 	struct kvs_area *va;
@@ -241,8 +221,22 @@ static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
 	rcu_read_unlock();
 	if (end > prev)
 		u->largest_hole = max(u->largest_hole, end - prev);
-	u->nodes = n.nodes;
-	u->meta_bytes = n.nodes * sizeof(struct maple_node);
+	u->nodes += n.nodes;
+	u->meta_bytes += n.nodes * sizeof(struct maple_node);
+}
+
+/* Nodes of any tree, counted the same way (maple-dual's free tree). */
+unsigned long kvs_mt_count_nodes(struct maple_tree *mt)
+{
+	MA_STATE(mas, mt, 0, 0);
+	struct kvs_mt_nodes n = {};
+	void *entry;
+
+	rcu_read_lock();
+	mas_for_each(&mas, entry, ULONG_MAX)
+		kvs_mt_count_leaf(&n, mas.node);
+	rcu_read_unlock();
+	return n.nodes;
 }
 
 /*
@@ -250,11 +244,11 @@ static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
  * reservation; and the tree's gap tracking must agree with the walk: the
  * largest gap seen is found by mas_empty_area(), one page more is not.
  */
-static int kvs_maple_check(struct kvs_arena *a, struct kvs_check *c)
+int kvs_mt_check(struct kvs_arena *a, struct maple_tree *mt,
+		 struct kvs_check *c)
 {
-	struct kvs_maple *m = kvs_maple(a);
+	MA_STATE(mas, mt, 0, 0);
 	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
-	MA_STATE(mas, &m->mt, 0, 0);
 	struct kvs_area *va;
 	int err = 0;
 
@@ -292,6 +286,63 @@ static int kvs_maple_check(struct kvs_arena *a, struct kvs_check *c)
 	}
 	mas_unlock(&mas);
 	return err;
+}
+
+/* === The backend: the occupied tree and nothing else === */
+
+static struct maple_tree *kvs_maple(struct kvs_arena *a)
+{
+	return a->be_priv;
+}
+
+static void *kvs_maple_init(struct kvs_arena *a)
+{
+	struct maple_tree *mt = kzalloc(sizeof(*mt), GFP_KERNEL);
+
+	if (!mt)
+		return ERR_PTR(-ENOMEM);
+	kvs_mt_init(mt);
+	return mt;
+}
+
+static void kvs_maple_fini(struct kvs_arena *a)
+{
+	mtree_destroy(kvs_maple(a));
+	kfree(kvs_maple(a));
+}
+
+static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
+			   const struct kvs_req *r)
+{
+	return kvs_mt_alloc(a, kvs_maple(a), va, r);
+}
+
+static struct kvs_area *kvs_maple_unlink(struct kvs_arena *a,
+					 unsigned long addr)
+{
+	return kvs_mt_unlink(a, kvs_maple(a), addr);
+}
+
+static struct kvs_area *kvs_maple_lookup(struct kvs_arena *a,
+					 unsigned long addr)
+{
+	return kvs_mt_lookup(a, kvs_maple(a), addr);
+}
+
+static bool kvs_maple_next(struct kvs_arena *a, unsigned long addr,
+			   struct kvs_area *out)
+{
+	return kvs_mt_next(kvs_maple(a), addr, out);
+}
+
+static int kvs_maple_check(struct kvs_arena *a, struct kvs_check *c)
+{
+	return kvs_mt_check(a, kvs_maple(a), c);
+}
+
+static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
+{
+	kvs_mt_usage(a, kvs_maple(a), u);
 }
 
 const struct kvs_backend kvs_be_maple = {

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 /* v6.1: the maple tree arrived; kvashim's allocator is built on it. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
 #error "kvashim needs the maple tree: Linux 6.1 or later"
 #endif
 

@@ -10,6 +10,10 @@
  *   check
  *   reset
  *   backend NAME
+ *   pcpu on|off
+ *   selftest [seed=N] [ops=N]
+ *   bench [scaling] [workload=W,..] [target=T,..] [threads=N] [loops=N]
+ *         [busy=N] [reps=N] [budget_ms=N] [seed=N]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
  * are absolute addresses (0x...) or offsets into the arena written +N
@@ -21,10 +25,13 @@
 
 #include <linux/ctype.h>
 #include <linux/kernel.h>
+#include <linux/random.h>
 #include <linux/string.h>
 
 #include "arena.h"
+#include "bench.h"
 #include "control.h"
+#include "selftest.h"
 
 #define KVS_MAX_ARGS	8
 
@@ -112,6 +119,17 @@ static int kvs_bad_number(struct kvs_ctl *ctl, const char *what,
 			err == -ERANGE ? "out of range" : "not a number");
 }
 
+/* Split "key=value" in place; a word without '=' is an unknown option. */
+static int kvs_opt(struct kvs_ctl *ctl, char *word, char **val)
+{
+	*val = strchr(word, '=');
+	if (!*val)
+		return kvs_fail(&ctl->err, -EINVAL, "unknown option \"%s\"",
+				word);
+	*(*val)++ = '\0';
+	return 0;
+}
+
 /* === Commands === */
 
 static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
@@ -133,11 +151,9 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 			s.top = true;
 			continue;
 		}
-		val = strchr(argv[i], '=');
-		if (!val)
-			return kvs_fail(&ctl->err, -EINVAL,
-					"unknown option \"%s\"", argv[i]);
-		*val++ = '\0';
+		err = kvs_opt(ctl, argv[i], &val);
+		if (err)
+			return err;
 		if (!strcmp(argv[i], "align"))
 			err = kvs_parse_size(val, &s.align);
 		else if (!strcmp(argv[i], "vstart"))
@@ -228,6 +244,79 @@ static int kvs_cmd_backend(struct kvs_ctl *ctl, int argc, char **argv)
 	return kvs_ctl_out(ctl, "ok %s", argv[1]);
 }
 
+static int kvs_cmd_selftest(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	unsigned long seed = get_random_u32(), ops = 100000;
+	unsigned int failed;
+	char *val;
+	int i, err;
+
+	for (i = 1; i < argc; i++) {
+		err = kvs_opt(ctl, argv[i], &val);
+		if (err)
+			return err;
+		if (!strcmp(argv[i], "seed"))
+			err = kstrtoul(val, 0, &seed);
+		else if (!strcmp(argv[i], "ops"))
+			err = kvs_parse_size(val, &ops);
+		else
+			return kvs_fail(&ctl->err, -EINVAL,
+					"unknown option \"%s\"", argv[i]);
+		if (err)
+			return kvs_bad_number(ctl, argv[i], val, err);
+	}
+	err = kvs_selftest(seed, ops, &failed);
+	if (err)
+		return kvs_fail(&ctl->err, err, "self test could not run");
+	if (failed)
+		return kvs_fail(&ctl->err, -EUCLEAN,
+				"%u self test cases failed (seed %lu); see selftest",
+				failed, seed);
+	return kvs_ctl_out(ctl, "ok seed %lu", seed);
+}
+
+static int kvs_cmd_bench(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	struct kvs_bench_opts o = {
+		.loops = 100000, .busy = 15000, .reps = 1,
+		.budget_ms = 10000, .seed = 1,
+	};
+	char *val;
+	int i, err;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "scaling")) {
+			o.scaling = true;
+			continue;
+		}
+		err = kvs_opt(ctl, argv[i], &val);
+		if (!err)
+			err = kvs_bench_parse(&o, argv[i], val, &ctl->err);
+		if (err)
+			return err;
+	}
+	err = kvs_bench_run(ctl->arena, &o, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "ok; see results");
+}
+
+static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	bool on;
+	int err;
+
+	if (argc != 2 || kstrtobool(argv[1], &on))
+		return -EINVAL;
+	err = kvs_set_pcpu(ctl->arena, on, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "ok pcpu %s", on ? "on" : "off");
+}
+
+#define KVS_BENCH_USAGE \
+	"bench [scaling] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed=N]"
+
 static const struct kvs_cmd kvs_cmds[] = {
 	{ "alloc", kvs_cmd_alloc,
 	  "alloc SIZE [align=A] [vstart=X vend=Y] [top]" },
@@ -236,6 +325,9 @@ static const struct kvs_cmd kvs_cmds[] = {
 	{ "check", kvs_cmd_check, "check" },
 	{ "reset", kvs_cmd_reset, "reset" },
 	{ "backend", kvs_cmd_backend, "backend NAME" },
+	{ "pcpu", kvs_cmd_pcpu, "pcpu on|off" },
+	{ "selftest", kvs_cmd_selftest, "selftest [seed=N] [ops=N]" },
+	{ "bench", kvs_cmd_bench, KVS_BENCH_USAGE },
 };
 
 /* === Dispatch === */

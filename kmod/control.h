@@ -22,7 +22,7 @@
  */
 struct kvs_ctl {
 	struct kvs_arena *arena;
-	struct mutex lock;
+	struct mutex lock;	/* see @lock above */
 	struct kvs_err err;
 	size_t len;
 	char out[KVS_CMD_MAX];

@@ -6,6 +6,9 @@
  *   stats    0444  "name value" lines; no addresses
  *   areas    0400  one line per live area: start-end size flags
  *   arena    0400  the reserved range: start-end size
+ *   selftest 0400  the KTAP report of the last "selftest" command
+ *   results  0444  the last "bench": one key=value line per result
+ *   histograms 0444  the last "bench": latency histogram of each result
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -16,8 +19,10 @@
 #include <linux/uaccess.h>
 
 #include "arena.h"
+#include "bench.h"
 #include "control.h"
 #include "debugfs.h"
+#include "selftest.h"
 
 static struct dentry *kvs_dir;
 
@@ -123,6 +128,31 @@ static int arena_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(arena);
 
+/* === results === */
+
+static int results_show(struct seq_file *m, void *v)
+{
+	kvs_bench_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(results);
+
+static int histograms_show(struct seq_file *m, void *v)
+{
+	kvs_bench_show_hist(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(histograms);
+
+/* === selftest === */
+
+static int selftest_show(struct seq_file *m, void *v)
+{
+	kvs_selftest_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(selftest);
+
 /* === areas === */
 
 /*
@@ -215,6 +245,9 @@ void kvs_debugfs_init(struct kvs_arena *a)
 	debugfs_create_file("stats", 0444, kvs_dir, a, &stats_fops);
 	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
 	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);
+	debugfs_create_file("selftest", 0400, kvs_dir, a, &selftest_fops);
+	debugfs_create_file("results", 0444, kvs_dir, a, &results_fops);
+	debugfs_create_file("histograms", 0444, kvs_dir, a, &histograms_fops);
 }
 
 void kvs_debugfs_exit(void)

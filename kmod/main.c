@@ -16,9 +16,11 @@
 #include <linux/vmalloc.h>
 
 #include "arena.h"
+#include "bench.h"
 #include "compat.h"
 #include "debugfs.h"
 #include "ksym.h"
+#include "selftest.h"
 
 #define KVS_VERSION "0.1.0"
 
@@ -52,11 +54,21 @@ MODULE_PARM_DESC(arena_size,
 
 static char *backend = "maple";
 module_param(backend, charp, 0444);
-MODULE_PARM_DESC(backend, "index at load: maple (default)");
+MODULE_PARM_DESC(backend,
+		 "index at load: maple (default), maple-dual, rbtree, list");
 
 static bool guard = true;
 module_param(guard, bool, 0444);
 MODULE_PARM_DESC(guard, "put a guard page after each area (default Y)");
+
+static bool pcpu = true;
+module_param(pcpu, bool, 0444);
+MODULE_PARM_DESC(pcpu, "serve small requests from per-CPU chunks (default Y)");
+
+static unsigned long chunk_size = KVS_CHUNK_DEFAULT;
+module_param_cb(chunk_size, &kvs_size_ops, &chunk_size, 0444);
+MODULE_PARM_DESC(chunk_size,
+		 "bytes per per-CPU chunk (default 64M; at most arena_size/8)");
 
 /* === Load and unload === */
 
@@ -91,18 +103,27 @@ static int __init kvs_init(void)
 	err = kvs_ksym_init();
 	if (err)
 		return err;
-	err = kvs_reserve(&kvs_arena, arena_size);
+	err = kvs_areas_init();
 	if (err)
 		return err;
+	err = kvs_reserve(&kvs_arena, arena_size);
+	if (err)
+		goto areas_exit;
+	kvs_arena.chunk_size = pcpu ? chunk_size : 0;
 	err = kvs_arena_create(&kvs_arena, be, guard);
 	if (err) {
 		pr_err("cannot set up the %s backend (%d)\n", be->name, err);
-		free_vm_area(kvs_arena.vm);
-		return err;
+		goto unreserve;
 	}
 	kvs_debugfs_init(&kvs_arena);
 	pr_info("%lu MiB arena indexed by %s\n", arena_size >> 20, be->name);
 	return 0;
+
+unreserve:
+	free_vm_area(kvs_arena.vm);
+areas_exit:
+	kvs_areas_exit();
+	return err;
 }
 
 static void __exit kvs_exit(void)
@@ -112,6 +133,9 @@ static void __exit kvs_exit(void)
 	kvs_debugfs_exit();
 	live = kvs_arena_destroy(&kvs_arena);
 	free_vm_area(kvs_arena.vm);
+	kvs_areas_exit();
+	kvs_selftest_exit();
+	kvs_bench_exit();
 	if (live)
 		pr_info("unloaded with %lu live areas; all freed\n", live);
 }

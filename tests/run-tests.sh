@@ -18,7 +18,7 @@ usage: $kvs_prog [-h] [--kernels "S..."] [--arches "A..."] [-- RUN_SH_OPTION...]
 
 Run the guest test suite on every kernel series x arch.
   --kernels LIST   kernel series (env KERNELS; default "6.1")
-  --arches LIST    architectures (env ARCHES; default "amd64")
+  --arches LIST    architectures (env ARCHES; default "amd64 arm64")
   -- ...           further options for tests/vm/run.sh (e.g. --smp 1 --console)
 environment:
   KVS_CASES          subset of tests/guest/cases/ (names or globs), passed to the guest
@@ -30,7 +30,7 @@ EOF
 }
 
 kernels=${KERNELS:-6.1}
-arches=${ARCHES:-amd64}
+arches=${ARCHES:-amd64 arm64}
 run_opts=()
 
 # Totals and the summary table's rows.
@@ -75,7 +75,8 @@ count_tap() {
 
 # Read KEY from a run's result file.
 result_get() {
-	sed -n "s/^$2=//p" "$1/result" 2>/dev/null
+	[[ -f $1/result ]] || return 0
+	sed -n "s/^$2=//p" "$1/result"
 }
 
 # One VM run of the suite; adds a row and updates the totals.

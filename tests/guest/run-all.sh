@@ -10,6 +10,7 @@
 # extra `not ok` line from here, so a crash or a hang is never silent; the next case
 # runs regardless.
 set -euo pipefail
+shopt -s inherit_errexit
 
 usage() {
 	cat <<EOF

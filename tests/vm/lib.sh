@@ -5,6 +5,10 @@
 # Sourced, never executed. Everything the harness needs is installed from Debian's
 # own apt sources on first use, because CI starts on a fresh Debian 12 machine.
 
+# Without this, bash runs $(...) without errexit, and a failing step inside a function
+# whose output is captured would go unnoticed.
+shopt -s inherit_errexit
+
 # Where downloaded kernels, built modules, initramfs images and run logs live. Outside
 # the repo on purpose: it is large, and it is reused across clones and sessions.
 KVS_CACHE=${KVS_CACHE:-/var/cache/kvashim}
@@ -66,6 +70,11 @@ kvs_need_pkgs() {
 	fi
 }
 
+# The packages listed in tests/vm/guest-packages (what the guest's userland needs).
+kvs_guest_pkgs() {
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$KVS_REPO/tests/vm/guest-packages"
+}
+
 # apt-get download PKG... into DIR, refreshing the lists once if the mirror has moved on.
 kvs_apt_download() {
 	local dir=$1
@@ -76,13 +85,6 @@ kvs_apt_download() {
 		(cd "$dir" && kvs_apt download "$@" >/dev/null) ||
 			die "apt-get download $* failed"
 	fi
-}
-
-# Does the apt cache know PKG at all? (Empty lists on a fresh machine: update first.)
-kvs_apt_known() {
-	apt-cache show --no-all-versions "$1" >/dev/null 2>&1 && return 0
-	kvs_apt_update_once
-	apt-cache show --no-all-versions "$1" >/dev/null 2>&1
 }
 
 # The Debian suite that ships kernel SERIES, and whether it is this host's own suite.
@@ -101,6 +103,41 @@ kvs_host_suite() {
 }
 
 kvs_host_arch() { dpkg --print-architecture; }
+
+# Print "URI SUITE" for every deb source this machine's apt configuration names
+# (deb822 *.sources and one-line sources.list files).
+kvs_apt_sources() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		awk '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && uris != "")
+					for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++) print u[i], s[j]
+				types = uris = ""; nu = ns = 0
+			}
+			/^[[:space:]]*$/ { flush(); next }
+			/^#/ { next }
+			tolower($1) == "types:" { $1 = ""; types = $0 }
+			tolower($1) == "uris:" { $1 = ""; uris = $0; nu = split(uris, u, " ") }
+			tolower($1) == "suites:" { $1 = ""; ns = split($0, s, " ") }
+			END { flush() }' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -f $f ]] || continue
+		sed -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && NF >= 3 { print $2, $3 }'
+	done
+}
+
+# The mirror URI this machine uses for its own suite (KIND=main) or for its security
+# updates (KIND=security). The project never names a mirror host itself.
+kvs_mirror_uri() {
+	local kind=$1 want
+	want=$(kvs_host_suite)
+	[[ $kind == security ]] && want="$want-security"
+	kvs_apt_sources | awk -v w="$want" '$2 == w { print $1; exit }' | grep . ||
+		die "no apt source for suite $want in /etc/apt (needed to find the mirror)"
+}
 
 # Debian architecture -> QEMU/kernel names.
 kvs_kernel_arch() {

@@ -50,6 +50,7 @@ busybox_for() {
 		deb=$(find "$KVS_CACHE/debs" -maxdepth 1 -name "busybox-static_*_$arch.deb" | sort -V | tail -n1)
 		[[ -n $deb ]] || die "download of busybox-static:$arch left no .deb"
 		rm -rf "$dir"
+		mkdir -p "$dir"
 		dpkg-deb -x "$deb" "$dir"
 	fi
 	echo "$dir/bin/busybox"

@@ -124,7 +124,8 @@ qemu_pkg() {
 # Print the QEMU binary and machine options for ARCH, one word per line.
 qemu_machine() {
 	case $1 in
-	amd64) printf '%s\n' qemu-system-x86_64 -accel tcg ;;
+	# qboot instead of SeaBIOS: ~1.5 s less firmware time under TCG.
+	amd64) printf '%s\n' qemu-system-x86_64 -accel tcg -bios qboot.rom ;;
 	arm64) printf '%s\n' qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a53 ;;
 	esac
 }
@@ -173,14 +174,15 @@ write_guest_files() {
 		echo >>"$run/guest.cmd"
 	fi
 	printf 'KVS_INIT=%q\n' "$KVS_REPO/tests/guest/init-guest.sh" >"$run/boot.conf"
-	# A root other than the host's cannot see the repo, the built module or the
-	# kernel's modules: share them at the same paths.
+	# A root other than the host's cannot see the repo or the kernel's modules: share
+	# them at the same paths, writable in the guest through an overlay (as on the host
+	# root), never on the host.
 	: >"$run/shares"
 	if [[ $root != / ]]; then
 		local i=0 d
 		for d in "$KVS_REPO" "$KVS_MODDIR"; do
 			[[ $d == *' '* ]] && die "paths with spaces cannot be shared: $d"
-			printf 'kvs%d ro %s\n' "$i" "$d" >>"$run/shares"
+			printf 'kvs%d ov %s\n' "$i" "$d" >>"$run/shares"
 			i=$((i + 1))
 		done
 	fi
@@ -280,6 +282,9 @@ main() {
 	. "$kdir/kvs-kernel.env"
 
 	kvs_need_pkgs "$(qemu_pkg "$KVS_ARCH")"
+	# The host's root is the guest's userland on the host arch.
+	# shellcheck disable=SC2046 # one package per word
+	[[ $KVS_ARCH == "$(kvs_host_arch)" ]] && kvs_need_pkgs $(kvs_guest_pkgs)
 	local run ko='' initrd root
 	run=$(make_run_dir "$KVS_KVER" "$KVS_ARCH")
 	if ((!opt_no_module)); then
@@ -297,10 +302,10 @@ main() {
 	qemu_cmdline qemu "$run" "$root" "$initrd"
 	log "booting $KVS_KVER ($KVS_ARCH) under TCG; run dir: $run"
 	local t0 qrc=0 wall
-	t0=$(date +%s.%N)
+	t0=${EPOCHREALTIME/[.,]/}
 	boot "$run" "${qemu[@]}" || qrc=$?
-	wall=$(echo "$(date +%s.%N) - $t0" | bc)
-	wall=$(printf '%.1f' "$wall")
+	wall=$(((${EPOCHREALTIME/[.,]/} - t0) / 100000))
+	wall="$((wall / 10)).$((wall % 10))"
 
 	if ((!opt_follow)) && [[ -f $run/out.log ]]; then
 		cat "$run/out.log"
@@ -334,7 +339,8 @@ EOF
 			log "FAIL: guest did not finish within ${opt_timeout}s (QEMU killed)"
 		else
 			log "FAIL: guest did not finish (no rc file; QEMU exit $qrc): see console.log"
-			tail -n 30 "$run/console.log" >&2 2>/dev/null || true
+			# The splat, if any, is shown above; otherwise the end of the console.
+			[[ $clean == yes ]] && tail -n 30 "$run/console.log" >&2 2>/dev/null
 			[[ -s $run/qemu.log ]] && sed 's/^/qemu: /' "$run/qemu.log" >&2
 		fi
 		status=4

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Load and unload: the reservation appears in /proc/vmallocinfo while
 # loaded and disappears after; bad parameters fail the load cleanly.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 vmallocinfo_has_arena() {

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Allocation and free round trips on the default backend: first fit from
 # the bottom, guard pages, top-down, stats and areas agree.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 kvs_load arena_size=1G

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Every power-of-two alignment from 4 KiB to 1 GiB, on a fragmented arena.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 kvs_load arena_size=4G

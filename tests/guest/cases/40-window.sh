@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Windows: [vstart, vend) bounds the whole reservation, guard included.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 kvs_load arena_size=256M

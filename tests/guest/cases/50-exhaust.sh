@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Exhaustion: fill a small arena, get ENOMEM, free everything, and the
 # largest hole is the whole arena again.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 kvs_load arena_size=64M

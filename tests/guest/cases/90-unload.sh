@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Unload with live areas: all freed, one log line, nothing leaked.
+# shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 kvs_load arena_size=1G
