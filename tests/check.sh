@@ -10,7 +10,7 @@
 # newest /usr/src/linux-headers-*-amd64, installed on demand).
 set -euo pipefail
 
-# shellcheck source=vm/lib.sh
+# shellcheck source-path=SCRIPTDIR source=vm/lib.sh
 . "$(dirname "$0")/vm/lib.sh"
 
 failed=0
@@ -33,7 +33,7 @@ kdir() {
 	if ! compgen -G '/usr/src/linux-headers-*-amd64' >/dev/null; then
 		"$KVS_REPO/tests/vm/fetch-kernel.sh" 6.1 amd64 >/dev/null
 	fi
-	ls -d /usr/src/linux-headers-*-amd64 | sort -V | tail -n 1
+	printf '%s\n' /usr/src/linux-headers-*-amd64 | sort -V | tail -n 1
 }
 
 # checkpatch.pl and its data files from the linux-source package.
@@ -41,7 +41,7 @@ checkpatch() {
 	local dir=$KVS_CACHE/checkpatch tarball
 	if [[ ! -x $dir/scripts/checkpatch.pl ]]; then
 		kvs_need_pkgs linux-source >&2
-		tarball=$(ls /usr/src/linux-source-*.tar.* | sort -V | tail -n 1)
+		tarball=$(printf '%s\n' /usr/src/linux-source-*.tar.* | sort -V | tail -n 1)
 		mkdir -p "$dir"
 		tar -xf "$tarball" -C "$dir" --strip-components=1 --wildcards \
 			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
@@ -57,7 +57,11 @@ cp=$(checkpatch)
 # compat.h is the one file allowed to test LINUX_VERSION_CODE; trace.h
 # follows the TRACE_EVENT layout of include/trace/events/, whose macro
 # arguments checkpatch's alignment checks do not parse.
-out=$( { perl "$cp" --strict --no-tree --terse -f $(ls kmod/*.[ch] | grep -v 'compat.h\|trace.h')
+plain=()
+for f in kmod/*.[ch]; do
+	case $f in kmod/compat.h|kmod/trace.h) ;; *) plain+=("$f") ;; esac
+done
+out=$( { perl "$cp" --strict --no-tree --terse -f "${plain[@]}"
 	 perl "$cp" --strict --no-tree --terse --ignore LINUX_VERSION_CODE -f kmod/compat.h
 	 perl "$cp" --strict --no-tree --terse \
 		--ignore PARENTHESIS_ALIGNMENT,OPEN_ENDED_LINE -f kmod/trace.h

@@ -7,7 +7,7 @@
 # all at once.
 set -euo pipefail
 
-# shellcheck source=vm/lib.sh
+# shellcheck source-path=SCRIPTDIR source=vm/lib.sh
 . "$(dirname "$0")/vm/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root: it installs Debian packages"
