@@ -65,6 +65,10 @@ mount_system() {
 	mount_once devpts /dev/pts gid=5,mode=620
 	mount_once tmpfs /dev/shm mode=1777
 	mount_once tmpfs /run mode=0755
+	# A fresh /tmp, but keep the host's reachable: the repository under
+	# test may live there (CI clones anywhere); see mount_repo.
+	mkdir -p /run/kvs-hosttmp
+	mount --rbind /tmp /run/kvs-hosttmp || say "cannot keep the host's /tmp"
 	mount_once tmpfs /tmp mode=1777
 	mount_once debugfs /sys/kernel/debug
 	mount_once tracefs /sys/kernel/tracing
@@ -86,6 +90,15 @@ mount_modules() {
 	else
 		say "no modules directory for $kver (KVS_MODDIR=${KVS_MODDIR:-unset})"
 	fi
+}
+
+# A repository under /tmp was hidden by the guest's own /tmp: show it again.
+mount_repo() {
+	local rel
+	[[ ${KVS_REPO:-} == /tmp/* ]] || return 0
+	rel=${KVS_REPO#/tmp/}
+	mkdir -p "$KVS_REPO"
+	mount --rbind "/run/kvs-hosttmp/$rel" "$KVS_REPO" || say "cannot show $KVS_REPO"
 }
 
 setup_env() {
@@ -121,6 +134,7 @@ run_command() {
 main() {
 	mount_system
 	setup_env
+	mount_repo
 	mount_modules
 	run_command
 	power_off
