@@ -476,16 +476,26 @@ unsigned long kvs_free_all(struct kvs_arena *a)
  */
 bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 {
+	struct kvs_area *chunk;
 	bool found;
 
 	percpu_down_read(&a->state_sem);
 	/* Chunks are freed after a grace period: out->chunk stays valid. */
 	rcu_read_lock();
+	/* @addr inside a chunk: the backend's next() would skip the rest of it. */
+	chunk = a->pcpu ? a->be->lookup(a, addr) : NULL;
+	if (chunk && (chunk->flags & KVS_AF_CHUNK)) {
+		found = kvs_pcpu_next(chunk, addr, out);
+		if (found)
+			goto out;
+		addr = chunk->end;
+	}
 	while ((found = a->be->next(a, addr, out))) {
 		if (!(out->flags & KVS_AF_CHUNK) || kvs_pcpu_next(out, addr, out))
 			break;
 		addr = out->end;
 	}
+out:
 	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
 	return found;
@@ -707,12 +717,20 @@ int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e)
  */
 void kvs_reset(struct kvs_arena *a)
 {
+	unsigned long live, bytes;
+	struct kvs_stats *s;
 	int cpu;
 
 	kvs_free_all(a);
 	percpu_down_write(&a->state_sem);
+	/* Areas allocated since the free all stay counted as live. */
+	live = kvs_live_areas(a);
+	bytes = kvs_live_bytes(a);
 	for_each_possible_cpu(cpu)
 		memset(per_cpu_ptr(a->stats, cpu), 0, sizeof(struct kvs_stats));
+	s = per_cpu_ptr(a->stats, raw_smp_processor_id());
+	s->v[KVS_ST_ALLOCS] = live;
+	s->v[KVS_ST_BYTES_ALLOC] = bytes;
 	percpu_up_write(&a->state_sem);
 }
 
