@@ -101,14 +101,18 @@ mount_repo() {
 	mount --rbind "/run/kvs-hosttmp/$rel" "$KVS_REPO" || say "cannot show $KVS_REPO"
 }
 
+# The project's scripts on PATH, once the repository is in view.
+repo_path() {
+	if [[ -n ${KVS_REPO:-} && -d $KVS_REPO/debugfs-scripts ]]; then
+		PATH="$PATH:$KVS_REPO/debugfs-scripts"
+	fi
+}
+
 setup_env() {
 	# shellcheck disable=SC1091 # written by tests/vm/run.sh
 	. "$OUT/guest.env"
 	export HOME=/root LANG=C.UTF-8 TERM=dumb USER=root LOGNAME=root
 	export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	if [[ -n ${KVS_REPO:-} && -d $KVS_REPO/debugfs-scripts ]]; then
-		PATH="$PATH:$KVS_REPO/debugfs-scripts"
-	fi
 	hostname kvashim-vm 2>/dev/null
 	ip link set lo up 2>/dev/null
 	# bpftrace maps are charged to memlock on older kernels.
@@ -135,6 +139,7 @@ main() {
 	mount_system
 	setup_env
 	mount_repo
+	repo_path
 	mount_modules
 	run_command
 	power_off
