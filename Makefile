@@ -10,7 +10,7 @@ ARCHES ?=
 
 export KERNELS ARCHES
 
-.PHONY: all modules install clean check demo test deps help
+.PHONY: all modules install clean check demo test bench deps help
 
 all: modules
 
@@ -38,6 +38,10 @@ demo:
 ## test: the whole suite in booted Debian kernels (KERNELS=... ARCHES=...)
 test:
 	tests/run-tests.sh
+
+## bench: the benchmark suite in a booted Debian kernel: results/ (CSV, plots, ratio table)
+bench:
+	tests/bench.sh
 
 ## deps: install what building and testing need (Debian, as root)
 deps:

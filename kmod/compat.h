@@ -20,7 +20,12 @@
 /* v5.18: x86 IBT; objtool seals functions whose address is never taken. */
 static inline bool kvs_callable(void *fn)
 {
+#if KERNEL_VERSION(6, 15, 0) <= LINUX_VERSION_CODE
+	/* v6.15: is_endbr() takes a pointer, out of line; __is_endbr() tests a value. */
+	return __is_endbr(*(u32 *)fn);
+#else
 	return is_endbr(*(u32 *)fn);
+#endif
 }
 #else
 static inline bool kvs_callable(void *fn)

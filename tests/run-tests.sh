@@ -17,7 +17,8 @@ usage() {
 usage: $kvs_prog [-h] [--kernels "S..."] [--arches "A..."] [-- RUN_SH_OPTION...]
 
 Run the guest test suite on every kernel series x arch.
-  --kernels LIST   kernel series (env KERNELS; default "6.1")
+  --kernels LIST   kernel series (env KERNELS; default "6.1"); also 6.12 and 7.x
+                   (amd64 only, opt-in: each builds a root of its suite once, minutes)
   --arches LIST    architectures (env ARCHES; default "amd64 arm64")
   -- ...           further options for tests/vm/run.sh (e.g. --smp 1 --console)
 environment:

@@ -9,6 +9,11 @@
 #   $KVS_CACHE/kernels/<kver>-<arch>/{vmlinuz,config,System.map,lib/modules/<kver>}
 # makes the matching headers available, writes kvs-kernel.env there (sourced by run.sh),
 # and prints the kernel release on stdout. Cached: a second call only asks apt-cache.
+#
+# The host's suite (6.1, bookworm) goes through the host's apt. Other suites (6.12:
+# trixie; 7.x: trixie-backports, else sid) go through a private apt configuration
+# (lib.sh: kvs_papt), and their headers live in a root of that suite (mkroot.sh, with
+# the suite's compiler), where build-module.sh builds and which run.sh boots.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -23,8 +28,12 @@ Download and unpack the current Debian kernel of SERIES for ARCH into
 \$KVS_CACHE/kernels/<kver>-<arch>/ (KVS_CACHE=$KVS_CACHE), make its headers
 available, and print the kernel release (e.g. 6.1.0-56-amd64) on stdout.
 
-  SERIES  6.1   (bookworm, this host's suite)
+  SERIES  6.1   (bookworm, this host's suite; amd64 | arm64)
+          6.12  (trixie; amd64)
+          7.x   (the newest 7.x of trixie-backports, else of sid; amd64)
   ARCH    amd64 | arm64
+6.12 and 7.x also build (once, minutes) a root of their suite with the kernel's
+headers and compiler: \$KVS_CACHE/roots/<suite>-<arch>/ (tests/vm/mkroot.sh).
 EOF
 }
 
@@ -60,30 +69,40 @@ ensure_dpkg_arch() {
 
 # ---- unpacking -------------------------------------------------------------------
 
-# Unpack the image .deb into DIR (atomically: into a temp dir first, then rename), and
-# generate modules.dep & co, which Debian's packages leave to their postinst.
+# Unpack the image .debs (from 7.x the image is split: linux-image-*, linux-binary-*,
+# linux-modules-*, linux-base-*) into DIR (atomically: into a temp dir first, then
+# rename), and generate modules.dep & co, which Debian's packages leave to their postinst.
 unpack_image() {
-	local deb=$1 kver=$2 dir=$3 tmp
+	local kver=$1 dir=$2 tmp deb
+	shift 2
 	tmp="$dir.tmp.$$"
 	rm -rf "$tmp"
 	mkdir -p "$tmp/x"
-	dpkg-deb -x "$deb" "$tmp/x"
+	for deb in "$@"; do
+		dpkg-deb -x "$deb" "$tmp/x"
+	done
 	# The image is under boot/ on 6.1; newer suites put it under usr/lib/modules/<kver>/.
 	local img
 	for img in "$tmp/x/boot/vmlinuz-$kver" "$tmp/x/usr/lib/modules/$kver/vmlinuz" \
 		"$tmp/x/boot/vmlinux-$kver"; do
 		[[ -f $img ]] && break
 	done
-	[[ -f $img ]] || die "no kernel image for $kver in $deb"
+	[[ -f $img ]] || die "no kernel image for $kver in $*"
 	mv "$img" "$tmp/vmlinuz"
-	[[ -f $tmp/x/boot/config-$kver ]] && mv "$tmp/x/boot/config-$kver" "$tmp/config"
-	[[ -f $tmp/x/boot/System.map-$kver ]] && mv "$tmp/x/boot/System.map-$kver" "$tmp/System.map"
+	local f
+	for f in config System.map; do
+		if [[ -f $tmp/x/boot/$f-$kver ]]; then
+			mv "$tmp/x/boot/$f-$kver" "$tmp/$f"
+		elif [[ -f $tmp/x/usr/lib/modules/$kver/$f ]]; then
+			cp "$tmp/x/usr/lib/modules/$kver/$f" "$tmp/$f"
+		fi
+	done
 	mkdir -p "$tmp/lib/modules"
 	local mods
 	for mods in "$tmp/x/lib/modules/$kver" "$tmp/x/usr/lib/modules/$kver"; do
 		[[ -d $mods ]] && mv "$mods" "$tmp/lib/modules/$kver" && break
 	done
-	[[ -d $tmp/lib/modules/$kver ]] || die "no lib/modules/$kver in $deb"
+	[[ -d $tmp/lib/modules/$kver ]] || die "no lib/modules/$kver in $*"
 	rm -rf "$tmp/x"
 	kvs_need_pkgs kmod
 	depmod -b "$tmp" "$kver"
@@ -127,6 +146,94 @@ foreign_headers() {
 	echo "$hdir"
 }
 
+# ---- other suites (6.12, 7.x) ----------------------------------------------------
+
+# Print "VERSION" of the newest linux-image-<arch> in SUITE's private lists whose
+# version matches the series pattern; nothing if there is none.
+newest_meta_version() {
+	local suite=$1 arch=$2 pat=$3 v best=''
+	while read -r v; do
+		# shellcheck disable=SC2053 # $pat is a pattern on purpose
+		[[ $v == $pat ]] || continue
+		if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$best"; then
+			best=$v
+		fi
+	done < <(kvs_papt "$suite" apt-cache show "linux-image-$arch" 2>/dev/null |
+		sed -n 's/^Version: *//p')
+	echo "$best"
+}
+
+# The packages to download for versioned image PKG of SUITE: PKG itself and those of
+# its dependencies that carry the kernel (linux-binary/modules/base-<kver>), one a line.
+image_debs_of() {
+	local suite=$1 pkg=$2 kver=$3 ver=$4
+	echo "$pkg"
+	kvs_papt "$suite" apt-cache show "$pkg=$ver" 2>/dev/null | sed -n 's/^Depends: *//p' |
+		head -n1 | tr ',|' '\n' | awk -v k="$kver" '
+			{ n = $1 }
+			n == "linux-binary-" k || n == "linux-modules-" k || n == "linux-base-" k { print n }'
+}
+
+# Resolve, download and unpack the kernel of SERIES from a suite that is not the
+# host's, build the suite's root with the kernel's headers, print "<kver> <suite>".
+fetch_other_suite() {
+	local series=$1 arch=$2 suite=$3 pat meta_ver
+	[[ $arch == "$(kvs_host_arch)" ]] ||
+		die "series $series is supported on $(kvs_host_arch) only (asked: $arch)"
+	pat=$(kvs_series_pattern "$series")
+	kvs_papt_init "$suite"
+	meta_ver=$(newest_meta_version "$suite" "$arch" "$pat")
+	if [[ -z $meta_ver && $suite == *-backports ]]; then
+		log "$suite has no linux-image-$arch $pat; trying sid"
+		suite=sid
+		kvs_papt_init "$suite"
+		meta_ver=$(newest_meta_version "$suite" "$arch" "$pat")
+	fi
+	[[ -n $meta_ver ]] || die "no linux-image-$arch of version $pat in $suite"
+
+	local dep pkg kver ver
+	dep=$(kvs_papt "$suite" apt-cache show "linux-image-$arch=$meta_ver" | sed -n 's/^Depends: *//p' |
+		head -n1 | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) *(= *\([^)]*\)).*/\1 \2/p' |
+		head -n1)
+	[[ -n $dep ]] || die "cannot find the versioned image in the Depends of linux-image-$arch=$meta_ver ($suite)"
+	read -r pkg ver <<<"$dep"
+	kver=${pkg#linux-image-}
+	local dir="$KVS_CACHE/kernels/$kver-$arch"
+
+	kvs_lock "kernel-$kver-$arch"
+	if [[ ! -f $dir/vmlinuz || ! -f $dir/lib/modules/$kver/modules.dep ]]; then
+		local -a img_pkgs img_debs=()
+		mapfile -t img_pkgs < <(image_debs_of "$suite" "$pkg" "$kver" "$ver")
+		log "downloading ${img_pkgs[*]} ($suite, $ver)"
+		local d="$KVS_CACHE/debs" p f
+		kvs_papt_download "$suite" "$d" "${img_pkgs[@]/%/=$ver}"
+		for p in "${img_pkgs[@]}"; do
+			# apt-get download escapes ':' in versions as %3a; kernel versions have none.
+			f="$d/${p}_${ver}_$arch.deb"
+			[[ -f $f ]] || die "download of $p=$ver left no $f"
+			img_debs+=("$f")
+		done
+		log "unpacking ${img_debs[*]##*/}"
+		unpack_image "$kver" "$dir" "${img_debs[@]}"
+	fi
+	echo "$kver $suite"
+}
+
+fetch_foreign_suite() {
+	local series=$1 arch=$2 suite=$3 kver root
+	kvs_need_pkgs dpkg-dev kmod
+	read -r kver suite < <(fetch_other_suite "$series" "$arch" "$suite")
+	[[ -n $kver ]] || die "could not resolve the $series kernel"
+	local dir="$KVS_CACHE/kernels/$kver-$arch"
+	root=$("$KVS_REPO/tests/vm/mkroot.sh" --suite "$suite" --kver "$kver" "$series" "$arch")
+	local hdir="/usr/src/linux-headers-$kver"
+	[[ -f $root$hdir/Makefile ]] || die "headers for $kver not found at $root$hdir"
+	# A path in the root: the guest (booted on that root) and chroot builds see it there.
+	ln -sfn "$hdir" "$dir/lib/modules/$kver/build"
+	write_env "$series" "$arch" "$kver" "$dir" "$hdir" "$suite" "$root"
+	echo "$kver"
+}
+
 # ---- main ------------------------------------------------------------------------
 
 fetch() {
@@ -134,10 +241,10 @@ fetch() {
 	suite=$(kvs_suite_for_series "$series") || die "unknown kernel series '$series'"
 	host_suite=$(kvs_host_suite)
 	kvs_kernel_arch "$arch" >/dev/null || die "unsupported arch '$arch'"
-	# Other suites (6.12 trixie, 7.x trixie-backports) need a private apt configuration
-	# and a root of that suite to build in (see DESIGN.md); not wired up yet.
-	[[ $suite == "$host_suite" ]] ||
-		die "series $series ($suite) is not this host's suite ($host_suite): not supported yet"
+	if [[ $suite != "$host_suite" ]]; then
+		fetch_foreign_suite "$series" "$arch" "$suite"
+		return
+	fi
 
 	kvs_need_pkgs dpkg-dev kmod
 	ensure_dpkg_arch "$arch"
@@ -154,7 +261,7 @@ fetch() {
 		deb=$(find "$debs" -maxdepth 1 -name "${pkg}_*_$arch.deb" | sort -V | tail -n1)
 		[[ -n $deb ]] || die "download of $pkg left no .deb in $debs"
 		log "unpacking $deb"
-		unpack_image "$deb" "$kver" "$dir"
+		unpack_image "$kver" "$dir" "$deb"
 	fi
 
 	local hdir
@@ -169,12 +276,14 @@ fetch() {
 	# build/source links the headers package gives the host's, so DKMS works there too.
 	ln -sfn "$hdir" "$dir/lib/modules/$kver/build"
 
-	write_env "$series" "$arch" "$kver" "$dir" "$hdir"
+	write_env "$series" "$arch" "$kver" "$dir" "$hdir" "$suite" ''
 	echo "$kver"
 }
 
+# KVS_HEADERS is a path in KVS_ROOT when that is set (the suite's root: modules are
+# built in a chroot of it, and the guest boots on it), else a path on the host.
 write_env() {
-	local series=$1 arch=$2 kver=$3 dir=$4 hdir=$5
+	local series=$1 arch=$2 kver=$3 dir=$4 hdir=$5 suite=$6 root=$7
 	cat >"$dir/kvs-kernel.env.tmp" <<EOF
 # Written by tests/vm/fetch-kernel.sh; sourced by tests/vm/run.sh.
 KVS_SERIES=$series
@@ -184,6 +293,8 @@ KVS_KERNEL_DIR=$dir
 KVS_VMLINUZ=$dir/vmlinuz
 KVS_MODDIR=$dir/lib/modules/$kver
 KVS_HEADERS=$hdir
+KVS_SUITE=$suite
+KVS_ROOT=$root
 EOF
 	mv "$dir/kvs-kernel.env.tmp" "$dir/kvs-kernel.env"
 }

@@ -87,13 +87,22 @@ kvs_apt_download() {
 	fi
 }
 
-# The Debian suite that ships kernel SERIES, and whether it is this host's own suite.
-# New series are added here (6.12 -> trixie, 7.x -> trixie-backports, ...).
+# The Debian suite that ships kernel SERIES. 7.x: the newest 7.x kernel of
+# trixie-backports (fetch-kernel.sh falls back to sid when backports has none).
 kvs_suite_for_series() {
 	case $1 in
 	6.1) echo bookworm ;;
 	6.12) echo trixie ;;
+	7.x) echo trixie-backports ;;
 	*) return 1 ;;
+	esac
+}
+
+# The versions of linux-image-<arch> that belong to SERIES, as a shell pattern.
+kvs_series_pattern() {
+	case $1 in
+	*.x) echo "${1%.x}.*" ;;
+	*) echo "$1.*" ;;
 	esac
 }
 
@@ -137,6 +146,92 @@ kvs_mirror_uri() {
 	[[ $kind == security ]] && want="$want-security"
 	kvs_apt_sources | awk -v w="$want" '$2 == w { print $1; exit }' | grep . ||
 		die "no apt source for suite $want in /etc/apt (needed to find the mirror)"
+}
+
+# ---- a private apt configuration per suite ---------------------------------------
+# Suites other than the host's are resolved and downloaded through an apt configuration
+# of their own under $KVS_CACHE/apt/<suite>/ (sources list, lists, caches, an empty dpkg
+# status), passed with APT_CONFIG: the host's sources, lists, caches and dpkg status are
+# never read or written (/etc/apt/apt.conf.d still applies: proxies and the like).
+
+# The one-line sources of SUITE on this machine's mirror (a backports suite comes with
+# the stable suite it builds on; a stable suite with its updates and security updates).
+kvs_suite_sources() {
+	local suite=$1 main sec base key=/usr/share/keyrings/debian-archive-keyring.gpg
+	main=$(kvs_mirror_uri main)
+	base=${suite%-backports}
+	if [[ $base == sid || $base == unstable ]]; then
+		printf 'deb [signed-by=%s] %s %s main\n' "$key" "$main" "$base"
+		return
+	fi
+	sec=$(kvs_mirror_uri security)
+	printf 'deb [signed-by=%s] %s %s main\n' "$key" "$main" "$base" "$key" "$main" "$base-updates" \
+		"$key" "$sec" "$base-security"
+	[[ $suite != "$base" ]] && printf 'deb [signed-by=%s] %s %s main\n' "$key" "$main" "$suite"
+	return 0
+}
+
+kvs_papt_dir() { echo "$KVS_CACHE/apt/$1"; }
+
+# kvs_papt_init SUITE [FORCE]: write (or keep) SUITE's private configuration and refresh
+# its lists when they are missing, older than KVS_APT_MAX_AGE seconds (default 6 h), or
+# when FORCE is 1 (a download failed: the mirror has moved on).
+kvs_papt_init() {
+	local suite=$1 force=${2:-0} d src arch
+	d=$(kvs_papt_dir "$suite")
+	arch=$(kvs_host_arch)
+	mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/cache" "$d/state"
+	[[ -f $d/state/status ]] || : >"$d/state/status"
+	src=$(kvs_suite_sources "$suite")
+	if [[ ! -f $d/sources.list || $(<"$d/sources.list") != "$src" ]]; then
+		echo "$src" >"$d/sources.list"
+		force=1
+	fi
+	cat >"$d/apt.conf.tmp" <<EOF
+// Written by tests/vm/lib.sh: apt for $suite, apart from the host's apt state.
+Dir::Etc::sourcelist "$d/sources.list";
+Dir::Etc::sourceparts "/nonexistent";
+Dir::Etc::preferences "/nonexistent";
+Dir::Etc::preferencesparts "/nonexistent";
+Dir::State "$d/state";
+Dir::State::Lists "$d/lists";
+Dir::State::status "$d/state/status";
+Dir::Cache "$d/cache";
+Dir::Cache::archives "$d/archives";
+APT::Architecture "$arch";
+APT::Architectures { "$arch"; };
+Acquire::Languages "none";
+APT::Sandbox::User "root";
+EOF
+	mv "$d/apt.conf.tmp" "$d/apt.conf"
+	local stamp="$d/lists/.kvs-updated" max=${KVS_APT_MAX_AGE:-21600}
+	if ((force)) || [[ ! -f $stamp ]] || (($(date +%s) - $(stat -c %Y "$stamp") > max)); then
+		log "apt-get update ($suite; private lists in $d)"
+		kvs_quiet kvs_papt "$suite" apt-get -q -y update ||
+			die "apt-get update of $suite failed (configuration: $d/apt.conf)"
+		touch "$stamp"
+	fi
+}
+
+# kvs_papt SUITE COMMAND...: run an apt command with SUITE's private configuration
+# (kvs_papt_init SUITE first).
+kvs_papt() {
+	local suite=$1
+	shift
+	APT_CONFIG="$(kvs_papt_dir "$suite")/apt.conf" DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# kvs_papt_download SUITE DIR PKG...: apt-get download into DIR with SUITE's private
+# configuration, refreshing its lists once if the mirror has moved on.
+kvs_papt_download() {
+	local suite=$1 dir=$2
+	shift 2
+	mkdir -p "$dir"
+	if ! (cd "$dir" && kvs_quiet kvs_papt "$suite" apt-get -q -y download "$@"); then
+		kvs_papt_init "$suite" 1
+		(cd "$dir" && kvs_quiet kvs_papt "$suite" apt-get -q -y download "$@") ||
+			die "apt-get download $* ($suite) failed"
+	fi
 }
 
 # Debian architecture -> QEMU/kernel names.

@@ -10,6 +10,12 @@
 # with the packages of tests/vm/guest-packages, from the mirror of this machine's own
 # apt configuration. Cached in $KVS_CACHE/roots/<suite>-<arch>/, rebuilt only when the
 # package list changes.
+#
+# Kernels of another suite than the host's (6.12: trixie, 7.x: trixie-backports) need
+# such a root on the host arch too: --kver KVER adds that kernel's headers (and with
+# them the suite's compiler and linux-kbuild) plus gcc, make, libc6-dev and dkms, so
+# that build-module.sh builds the module in a chroot of the root and the guest, booted
+# on it, runs DKMS and bpftrace as a user of that suite would.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -18,11 +24,16 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: $kvs_prog [-h] SERIES ARCH
+usage: $kvs_prog [-h] [--suite SUITE] [--kver KVER] SERIES ARCH
 
-Build the ARCH root of the suite that ships kernel SERIES (6.1 -> bookworm) into
-\$KVS_CACHE/roots/<suite>-<arch>/ (KVS_CACHE=$KVS_CACHE) and print its path.
-Packages: tests/vm/guest-packages. Takes minutes the first time (bpftrace pulls LLVM).
+Build the ARCH root of the suite that ships kernel SERIES (6.1 -> bookworm,
+6.12 -> trixie, 7.x -> trixie-backports) into \$KVS_CACHE/roots/<suite>-<arch>/
+(KVS_CACHE=$KVS_CACHE) and print its path.
+  --suite SUITE  use SUITE instead of the series' suite (e.g. sid)
+  --kver KVER    also install linux-headers-KVER, gcc, make, libc6-dev and dkms
+                 (a root to build the module in and to boot that kernel on)
+Packages: tests/vm/guest-packages. Takes minutes the first time (bpftrace pulls LLVM);
+a new KVER rebuilds the root.
 EOF
 }
 
@@ -46,6 +57,10 @@ ensure_binfmt() {
 # apt sources for SUITE on this machine's mirror.
 sources_for() {
 	local suite=$1 main sec
+	if [[ $suite != "$(kvs_host_suite)" ]]; then
+		kvs_suite_sources "$suite"
+		return
+	fi
 	main=$(kvs_mirror_uri main)
 	sec=$(kvs_mirror_uri security)
 	printf '%s\n' "deb $main $suite main" "deb $main $suite-updates main" \
@@ -61,7 +76,7 @@ build_root() {
 	mapfile -t sources < <(sources_for "$suite")
 	log "building the $suite $arch root (mmdebstrap; minutes); log: $log"
 	if ! mmdebstrap --mode=root --variant=minbase --arch="$arch" \
-		--include="$pkgs" "$suite" "$tmp" "${sources[@]}" >"$log" 2>&1; then
+		--include="$pkgs" "${suite%-backports}" "$tmp" "${sources[@]}" >"$log" 2>&1; then
 		tail -n 40 "$log" >&2
 		rm -rf "$tmp"
 		die "mmdebstrap failed for $suite $arch; log: $log"
@@ -70,26 +85,45 @@ build_root() {
 	mv "$tmp" "$dir"
 }
 
+# Packages a root that builds modules for kernel KVER needs besides guest-packages.
+build_pkgs() {
+	printf '%s\n' gcc make libc6-dev dkms "linux-headers-$1"
+}
+
 main() {
-	if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-		usage
-		exit 0
-	fi
+	local suite='' kver=''
+	while (($#)); do
+		case $1 in
+		-h | --help) usage && exit 0 ;;
+		--suite) suite=${2:?--suite needs a suite name}; shift 2 ;;
+		--kver) kver=${2:?--kver needs a kernel release}; shift 2 ;;
+		--) shift && break ;;
+		-*) usage >&2 && exit 2 ;;
+		*) break ;;
+		esac
+	done
 	if (($# != 2)); then
 		usage >&2
 		exit 2
 	fi
 	[[ $(id -u) == 0 ]] || die "must run as root (mmdebstrap --mode=root)"
-	local series=$1 arch=$2 suite pkgs dir
-	suite=$(kvs_suite_for_series "$series") || die "unknown kernel series '$series'"
-	pkgs=$(kvs_guest_pkgs | paste -sd, -)
+	local series=$1 arch=$2 pkgs dir
+	if [[ -z $suite ]]; then
+		suite=$(kvs_suite_for_series "$series") || die "unknown kernel series '$series'"
+	fi
+	kvs_kernel_arch "$arch" >/dev/null || die "unsupported arch '$arch'"
+	if [[ -n $kver ]]; then
+		pkgs=$({ kvs_guest_pkgs; build_pkgs "$kver"; } | paste -sd, -)
+	else
+		pkgs=$(kvs_guest_pkgs | paste -sd, -)
+	fi
 	dir="$KVS_CACHE/roots/$suite-$arch"
 
 	mkdir -p "$KVS_CACHE/roots"
 	kvs_lock "root-$suite-$arch"
 	if [[ ! -f $dir/.kvs-root || $(<"$dir/.kvs-root") != "$pkgs" ]]; then
 		kvs_need_pkgs mmdebstrap
-		ensure_binfmt "$arch"
+		[[ $arch == "$(kvs_host_arch)" ]] || ensure_binfmt "$arch"
 		build_root "$suite" "$arch" "$dir" "$pkgs"
 		echo "$pkgs" >"$dir/.kvs-root"
 	fi
