@@ -18,7 +18,7 @@ usage() {
 usage: $kvs_prog [options]
 
 Run the kvashim benchmark suite in a Debian kernel under QEMU and write
-results/<kernel-release>-<arch>{.csv,-scaling.csv,-hist.csv,-table.txt,
+results/<kernel-release>-<arch>{.csv,-scaling.csv,-hist.csv,-trimmed.csv,-table.txt,
 -machine.txt,-*.png} plus the raw .txt files.
 
 options:
@@ -287,6 +287,8 @@ publish() {
 		"$KVS_REPO/debugfs-scripts/kvashim-table" "$b/results.txt" >"$prefix-table.txt"
 	fi
 	[[ -f $run/out.log ]] && cp "$run/out.log" "$prefix-run.log"
+	# The raw files come from debugfs, read-only.
+	chmod 644 "$prefix"-*.txt "$prefix"-*.log
 
 	{
 		echo "# kvashim benchmark: the machine and the run"
