@@ -132,7 +132,13 @@ unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id)
 	return sum;
 }
 
-static unsigned long kvs_live_areas(struct kvs_arena *a)
+/**
+ * kvs_live() - live areas, from the counters.
+ * @a: the arena.
+ *
+ * Return: allocations minus frees; exact when nothing is in flight.
+ */
+unsigned long kvs_live(struct kvs_arena *a)
 {
 	return kvs_stat_sum(a, KVS_ST_ALLOCS) - kvs_stat_sum(a, KVS_ST_FREES);
 }
@@ -515,17 +521,6 @@ void kvs_usage(struct kvs_arena *a, struct kvs_usage *u)
 }
 
 /**
- * kvs_live() - live areas, from the counters.
- * @a: the arena.
- *
- * Return: allocations minus frees; exact when nothing is in flight.
- */
-unsigned long kvs_live(struct kvs_arena *a)
-{
-	return kvs_live_areas(a);
-}
-
-/**
  * kvs_area_bytes() - bytes one tracking object takes in its slab.
  *
  * Return: the slab's object size.
@@ -620,7 +615,7 @@ int kvs_check(struct kvs_arena *a, struct kvs_err *e)
 
 	percpu_down_write(&a->state_sem);
 	err = a->be->check(a, &c);
-	live = kvs_live_areas(a);
+	live = kvs_live(a);
 	bytes = kvs_live_bytes(a);
 	percpu_up_write(&a->state_sem);
 
@@ -663,9 +658,9 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 
 	percpu_down_write(&a->state_sem);
 	kvs_pcpu_drain(a);
-	if (kvs_live_areas(a)) {
+	if (kvs_live(a)) {
 		err = kvs_fail(e, -EBUSY, "%lu areas are live; free them first",
-			       kvs_live_areas(a));
+			       kvs_live(a));
 		goto out;
 	}
 	if (be == a->be)
@@ -724,7 +719,7 @@ void kvs_reset(struct kvs_arena *a)
 	kvs_free_all(a);
 	percpu_down_write(&a->state_sem);
 	/* Areas allocated since the free all stay counted as live. */
-	live = kvs_live_areas(a);
+	live = kvs_live(a);
 	bytes = kvs_live_bytes(a);
 	for_each_possible_cpu(cpu)
 		memset(per_cpu_ptr(a->stats, cpu), 0, sizeof(struct kvs_stats));
@@ -741,7 +736,7 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	int i;
 
 	percpu_down_read(&a->state_sem);
-	live = kvs_live_areas(a);
+	live = kvs_live(a);
 	objs = live * kmem_cache_size(kvs_area_cachep);
 	a->be->usage(a, &u);
 	seq_printf(m, "backend %s\n", a->be->name);
