@@ -23,6 +23,7 @@
 #include <linux/vmalloc.h>
 
 #include "arena.h"
+#include "backing.h"
 #include "pcpu.h"
 #include "trace.h"
 
@@ -151,8 +152,21 @@ static unsigned long kvs_live_bytes(struct kvs_arena *a)
 
 static void kvs_area_free_rcu(struct rcu_head *head)
 {
-	kmem_cache_free(kvs_area_cachep,
-			container_of(head, struct kvs_area, rcu));
+	struct kvs_area *va = container_of(head, struct kvs_area, rcu);
+
+	/* Its pages went back at the purge; only the array is left. */
+	kvfree(va->bk);
+	kmem_cache_free(kvs_area_cachep, va);
+}
+
+/*
+ * An area that was never published: free it at once, pages included.
+ */
+static void kvs_area_discard(struct kvs_area *va)
+{
+	if (va->bk)
+		kvs_bk_destroy(va->bk);
+	kmem_cache_free(kvs_area_cachep, va);
 }
 
 /**
@@ -259,6 +273,14 @@ static int kvs_build_req(struct kvs_arena *a, const struct kvs_spec *s,
 		return kvs_fail(e, -ERANGE,
 				"align %#lx exceeds the arena (%lu bytes)",
 				align, a->size);
+	if (s->populate && !a->purge)
+		return kvs_fail(e, -EINVAL,
+				"this arena has no reservation to map pages in");
+	/* vmap() refuses more pages than RAM has; a test tool, half of it. */
+	if (s->populate && s->size / 2 > totalram_pages() << (PAGE_SHIFT - 2))
+		return kvs_fail(e, -ERANGE,
+				"populating %lu bytes would take over half of RAM",
+				s->size);
 
 	err = kvs_window(a, s, r, e);
 	if (err)
@@ -288,27 +310,66 @@ static int kvs_backend_id(const struct kvs_backend *be)
 	return -1;
 }
 
-/* The clock, read only while @on (an event is enabled): 0 otherwise. */
-static inline u64 kvs_trace_clock(bool on)
+/*
+ * A tracking object for the request, with its pages when it is to be
+ * populated: they are allocated before the range is reserved, so that a
+ * page allocation failure leaves the index untouched.
+ */
+static struct kvs_area *kvs_area_new(struct kvs_arena *a,
+				     const struct kvs_spec *s,
+				     unsigned long size, struct kvs_err *e)
 {
-	return on ? local_clock() : 0;
+	struct kvs_area *va;
+
+	va = kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
+	if (!va)
+		return ERR_PTR(kvs_fail(e, -ENOMEM,
+					"no memory for a tracking object"));
+	va->size = size;
+	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (s->top ? KVS_AF_TOP : 0);
+	if (!s->populate)
+		return va;
+	va->bk = kvs_bk_alloc(size >> PAGE_SHIFT);
+	if (!va->bk) {
+		kmem_cache_free(kvs_area_cachep, va);
+		return ERR_PTR(kvs_fail(e, -ENOMEM, "no memory for %lu pages",
+					size >> PAGE_SHIFT));
+	}
+	va->bk->va = va;
+	return va;
 }
 
-static inline u64 kvs_trace_lat(u64 t0)
+/*
+ * Place @va: from this CPU's chunk when the request is eligible, from the
+ * backend otherwise.  Populated areas always take the backend: a chunk's
+ * areas are given back one by one, a populated one only by the purge.
+ * Context: a->state_sem held for read.
+ */
+static int kvs_place(struct kvs_arena *a, struct kvs_area *va,
+		     const struct kvs_spec *s, const struct kvs_req *r,
+		     int *path)
 {
-	return t0 ? local_clock() - t0 : 0;
+	if (!va->bk && kvs_pcpu_eligible(a, s, r->span) &&
+	    !kvs_pcpu_alloc(a, va, r->span)) {
+		*path = KVS_PATH_PCPU;
+		return 0;
+	}
+	return a->be->alloc(a, va, r);
 }
 
 /**
  * kvs_alloc() - reserve an area of the arena.
  * @a:    the arena.
- * @s:    size, alignment, window and direction.
+ * @s:    size, alignment, window, direction and whether to populate.
  * @addr: start of the new area, on success.
  * @e:    the reason, on failure (may be NULL).
  *
+ * Past twice the lazy threshold the caller purges first; when no gap
+ * fits and freed areas await the purge, it purges and tries once more.
  * Context: process context; may sleep.
  * Return: 0, -EINVAL or -ERANGE for a request that can never succeed,
- * -ENOMEM when no gap fits now or metadata could not be allocated.
+ * -ENOMEM when no gap fits now or memory (metadata, pages, page tables)
+ * could not be allocated.
  */
 int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	      unsigned long *addr, struct kvs_err *e)
@@ -318,39 +379,48 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	struct kvs_area *va;
 	struct kvs_req r;
 	unsigned long size;
+	bool lazy_owns = false;
 	int err;
 
 	err = kvs_build_req(a, s, &r, &size, e);
 	if (err)
 		goto fail;
-
-	va = kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
-	if (!va) {
-		err = kvs_fail(e, -ENOMEM, "no memory for a tracking object");
+	va = kvs_area_new(a, s, size, e);
+	if (IS_ERR(va)) {
+		err = PTR_ERR(va);
 		goto fail;
 	}
-	va->size = size;
-	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (r.top ? KVS_AF_TOP : 0);
+	kvs_purge_throttle(a);
 
 	percpu_down_read(&a->state_sem);
-	if (kvs_pcpu_eligible(a, s, r.span) && !kvs_pcpu_alloc(a, va, r.span))
-		path = KVS_PATH_PCPU;
-	else
-		err = a->be->alloc(a, va, &r);
+	err = kvs_place(a, va, s, &r, &path);
+	if (err == -ENOMEM && kvs_lazy_areas(a)) {
+		percpu_up_read(&a->state_sem);
+		kvs_purge_retry(a);
+		percpu_down_read(&a->state_sem);
+		err = kvs_place(a, va, s, &r, &path);
+	}
+	if (err) {
+		kvs_fail(e, err, "%s: no free gap of %lu bytes in [%#lx, %#lx)",
+			 a->be->name, r.need, r.vstart, r.vend);
+	} else if (va->bk) {
+		err = kvs_bk_populate(a, va, e);
+		/* On failure the lazy list owns @va: it is not ours to free. */
+		lazy_owns = !!err;
+	}
 	if (!err) {
+		*addr = va->start;
 		kvs_count(a, KVS_ST_ALLOCS);
 		kvs_count_n(a, KVS_ST_BYTES_ALLOC, size);
 	}
 	percpu_up_read(&a->state_sem);
 
 	if (err) {
-		kmem_cache_free(kvs_area_cachep, va);
-		kvs_fail(e, err, "%s: no free gap of %lu bytes in [%#lx, %#lx)",
-			 a->be->name, r.need, r.vstart, r.vend);
+		if (!lazy_owns)
+			kvs_area_discard(va);
 		goto fail;
 	}
-	*addr = va->start;
-	trace_kvashim_alloc(va->start, size, r.align, kvs_backend_id(a->be),
+	trace_kvashim_alloc(*addr, size, r.align, kvs_backend_id(a->be),
 			    path, 0, kvs_trace_lat(t0));
 	return 0;
 fail:
@@ -360,11 +430,16 @@ fail:
 	return err;
 }
 
-/*
- * The live area containing @addr, looking into per-CPU chunks.
+/**
+ * kvs_lookup() - the indexed area containing @addr, inside chunks too.
+ * @a:    the arena.
+ * @addr: any address of the area or its guard page.
+ *
+ * The area may be lazy (freed, awaiting the purge): see kvs_bk_lazy().
  * Context: rcu_read_lock() held; a->state_sem held for read.
+ * Return: the area, valid until rcu_read_unlock(), or NULL.
  */
-static struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
+struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
 {
 	struct kvs_area *va = a->be->lookup(a, addr);
 
@@ -377,7 +452,7 @@ static struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
  * Unlink the area starting at @addr from its chunk or from the backend.
  * A chunk found by the lookup stays allocated while RCU is held; the
  * backend's unlink() refuses chunks, so an address freed twice, racing
- * with a chunk placed there meanwhile, cannot unlink the chunk.  With the
+ * with a chunk lazy_owns there meanwhile, cannot unlink the chunk.  With the
  * overlay off no chunk exists (kvs_pcpu_stop() saw to it): no lookup.
  */
 static struct kvs_area *kvs_unlink(struct kvs_arena *a, unsigned long addr,
@@ -399,38 +474,95 @@ static struct kvs_area *kvs_unlink(struct kvs_arena *a, unsigned long addr,
 	return a->be->unlink(a, addr);
 }
 
+/*
+ * The free of a populated area: it goes to the lazy list, not back to the
+ * backend.  Returns 1 when no populated area starts at @addr (the caller
+ * frees as usual), else 0, -ENOENT (freed already) or -EBUSY (being
+ * mapped or touched); *@size is the area's.  Populated areas are never
+ * in chunks, and while none is live the lookup is skipped: unpopulated
+ * frees pay nothing.
+ * Context: a->state_sem held for read.
+ */
+static int kvs_retire(struct kvs_arena *a, unsigned long addr,
+		      unsigned long *size)
+{
+	struct kvs_area *va;
+	int err = 1;
+
+	if (!a->purge || !atomic_long_read(&a->purge->populated))
+		return 1;
+	rcu_read_lock();
+	va = a->be->lookup(a, addr);
+	if (va && va->start == addr && va->bk) {
+		*size = va->size;
+		err = kvs_bk_claim(a, va->bk, KVS_BK_LAZY);
+	}
+	rcu_read_unlock();
+	if (!err)
+		kvs_lazy_retire(a, va);
+	return err;
+}
+
+/* Why a free of @addr failed, in one line. */
+static void kvs_free_reason(struct kvs_arena *a, unsigned long addr, int err,
+			    struct kvs_err *e)
+{
+	struct kvs_area *hit;
+
+	rcu_read_lock();
+	hit = kvs_lookup(a, addr);
+	if (hit && err == -EBUSY)
+		kvs_fail(e, err, "area at %#lx is being mapped or touched",
+			 hit->start);
+	else if (hit && kvs_bk_lazy(hit) && hit->start == addr)
+		kvs_fail(e, err, "area at %#lx was freed; it awaits the lazy purge",
+			 addr);
+	else if (hit && !kvs_bk_lazy(hit))
+		kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
+			 addr, hit->start, hit->size);
+	else
+		kvs_fail(e, err, "no live area starts at %#lx", addr);
+	rcu_read_unlock();
+}
+
 /**
  * kvs_free() - release the area that starts at @addr.
  * @a:    the arena.
  * @addr: the area's first byte.
  * @e:    the reason, on failure (may be NULL).
  *
+ * A populated area is unmapped and put on the lazy list: its pages and
+ * range return at the next purge.  Any other area returns at once.
  * Context: process context; may sleep.
- * Return: 0, or -ENOENT when no live area starts at @addr (unknown,
- * interior or already freed), with the reason in @e.
+ * Return: 0, -ENOENT when no live area starts at @addr (unknown,
+ * interior or already freed), -EBUSY while a populated area is being
+ * mapped or touched; the reason in @e.
  */
 int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 {
 	u64 t0 = kvs_trace_clock(trace_kvashim_free_enabled());
 	int path = KVS_PATH_GLOBAL;
-	struct kvs_area *va, *hit;
-	int err = 0;
+	struct kvs_area *va = NULL;
+	unsigned long size = 0;
+	int err;
 
 	percpu_down_read(&a->state_sem);
-	va = kvs_unlink(a, addr, &path);
-	if (IS_ERR(va)) {
-		err = PTR_ERR(va);
-		rcu_read_lock();
-		hit = kvs_lookup(a, addr);
-		if (hit)
-			kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
-				 addr, hit->start, hit->size);
+	err = kvs_retire(a, addr, &size);
+	if (err == 1) {
+		err = 0;
+		va = kvs_unlink(a, addr, &path);
+		if (IS_ERR(va))
+			err = PTR_ERR(va);
 		else
-			kvs_fail(e, err, "no live area starts at %#lx", addr);
-		rcu_read_unlock();
+			size = va->size;
+	} else if (!err) {
+		path = KVS_PATH_LAZY;
+	}
+	if (err) {
+		kvs_free_reason(a, addr, err, e);
 	} else {
 		kvs_count(a, KVS_ST_FREES);
-		kvs_count_n(a, KVS_ST_BYTES_FREED, va->size);
+		kvs_count_n(a, KVS_ST_BYTES_FREED, size);
 	}
 	percpu_up_read(&a->state_sem);
 
@@ -440,9 +572,10 @@ int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 				   path, err, kvs_trace_lat(t0));
 		return err;
 	}
-	trace_kvashim_free(addr, va->size, 0, kvs_backend_id(a->be),
+	trace_kvashim_free(addr, size, 0, kvs_backend_id(a->be),
 			   path, 0, kvs_trace_lat(t0));
-	kvs_area_free(a, va);
+	if (path != KVS_PATH_LAZY)
+		kvs_area_free(a, va);
 	return 0;
 }
 
@@ -457,9 +590,12 @@ unsigned long kvs_free_all(struct kvs_arena *a)
 	unsigned long addr = a->base, n = 0;
 	struct kvs_area cur;
 
-	/* An area that cannot be freed now (no memory) is stepped over. */
+	/*
+	 * An area freed already (lazy, awaiting the purge) or that cannot be
+	 * freed now (no memory, or being touched) is stepped over.
+	 */
 	while (kvs_next(a, addr, &cur)) {
-		if (!kvs_free(a, cur.start, NULL))
+		if (!(cur.flags & KVS_AF_LAZY) && !kvs_free(a, cur.start, NULL))
 			n++;
 		else
 			addr = cur.end;
@@ -470,6 +606,21 @@ unsigned long kvs_free_all(struct kvs_arena *a)
 	kvs_pcpu_drain(a);
 	percpu_up_read(&a->state_sem);
 	return n;
+}
+
+/*
+ * A copy handed out of the index carries no pointer into it: what the
+ * backing says is turned into copy-only flags.
+ * Context: rcu_read_lock() held, @va read under it.
+ */
+static void kvs_area_copy(struct kvs_area *out, const struct kvs_area *va)
+{
+	*out = *va;
+	if (va->bk)
+		out->flags |= KVS_AF_BACKED |
+			      (kvs_bk_lazy(va) ? KVS_AF_LAZY : 0);
+	out->bk = NULL;
+	out->chunk = NULL;
 }
 
 /**
@@ -502,6 +653,8 @@ bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 		addr = out->end;
 	}
 out:
+	if (found)
+		kvs_area_copy(out, out);
 	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
 	return found;
@@ -534,7 +687,8 @@ unsigned long kvs_area_bytes(void)
  * kvs_find() - copy the live area containing @addr into @out.
  * @a:    the arena.
  * @addr: any address in the area or its guard page.
- * @out:  a copy of the area found.
+ * @out:  a copy of the area found; a freed area awaiting the purge is
+ *        not live and is not found.
  *
  * Return: whether one was found.
  */
@@ -545,8 +699,10 @@ bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 	percpu_down_read(&a->state_sem);
 	rcu_read_lock();
 	va = kvs_lookup(a, addr);
+	if (va && kvs_bk_lazy(va))
+		va = NULL;
 	if (va)
-		*out = *va;
+		kvs_area_copy(out, va);
 	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
 	return va;
@@ -586,10 +742,16 @@ int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 			 va->start);
 		return -EUCLEAN;
 	}
-	c->nr++;
-	c->bytes += va->size;
+	if (kvs_bk_check(a, c, va))
+		return -EUCLEAN;
 	c->span += va->end - va->start;
 	c->prev_end = va->end;
+	if (kvs_bk_lazy(va)) {
+		c->lazy++;
+		return 0;
+	}
+	c->nr++;
+	c->bytes += va->size;
 	return 0;
 bad:
 	snprintf(c->reason, sizeof(c->reason),
@@ -604,19 +766,21 @@ bad:
  * @e: the first violation, or on success "ok N areas M bytes".
  *
  * The backend walks its areas through kvs_check_area() and checks its own
- * structure; then the totals must equal the counters.
+ * structure; then the totals must equal the counters, and the freed
+ * areas still indexed the lazy list's count.
  * Return: 0 or -EUCLEAN with the first violation in @e.
  */
 int kvs_check(struct kvs_arena *a, struct kvs_err *e)
 {
 	struct kvs_check c = { .prev_end = a->base };
-	unsigned long live, bytes;
+	unsigned long live, bytes, lazy;
 	int err;
 
 	percpu_down_write(&a->state_sem);
 	err = a->be->check(a, &c);
 	live = kvs_live(a);
 	bytes = kvs_live_bytes(a);
+	lazy = kvs_lazy_areas(a);
 	percpu_up_write(&a->state_sem);
 
 	if (err)
@@ -625,6 +789,13 @@ int kvs_check(struct kvs_arena *a, struct kvs_err *e)
 		return kvs_fail(e, -EUCLEAN,
 				"%s: index holds %lu areas / %lu bytes, counters say %lu / %lu",
 				a->be->name, c.nr, c.bytes, live, bytes);
+	if (c.lazy != lazy)
+		return kvs_fail(e, -EUCLEAN,
+				"%s: index holds %lu freed areas, the lazy list %lu",
+				a->be->name, c.lazy, lazy);
+	if (lazy)
+		return kvs_fail(e, 0, "ok %lu areas %lu bytes %lu lazy", c.nr,
+				c.bytes, lazy);
 	return kvs_fail(e, 0, "ok %lu areas %lu bytes", c.nr, c.bytes);
 }
 
@@ -644,6 +815,8 @@ const struct kvs_backend *kvs_backend_by_name(const char *name)
  * @name: the backend's name.
  * @e:    the reason, on failure.
  *
+ * Freed populated areas are purged first: only live areas keep the
+ * index busy.
  * Return: 0, -ENOENT for an unknown name, -EBUSY while areas are live.
  */
 int kvs_switch_backend(struct kvs_arena *a, const char *name,
@@ -658,9 +831,16 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 
 	percpu_down_write(&a->state_sem);
 	kvs_pcpu_drain(a);
+	kvs_purge_locked(a);
 	if (kvs_live(a)) {
 		err = kvs_fail(e, -EBUSY, "%lu areas are live; free them first",
 			       kvs_live(a));
+		goto out;
+	}
+	if (kvs_lazy_areas(a)) {
+		err = kvs_fail(e, -EBUSY,
+			       "%lu freed areas could not be purged (no memory)",
+			       kvs_lazy_areas(a));
 		goto out;
 	}
 	if (be == a->be)
@@ -707,7 +887,7 @@ int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e)
 }
 
 /**
- * kvs_reset() - free every area and zero the counters.
+ * kvs_reset() - free every area, purge, and zero the counters.
  * @a: the arena.
  */
 void kvs_reset(struct kvs_arena *a)
@@ -717,6 +897,8 @@ void kvs_reset(struct kvs_arena *a)
 	int cpu;
 
 	kvs_free_all(a);
+	kvs_purge(a);
+	kvs_purge_zero(a);
 	percpu_down_write(&a->state_sem);
 	/* Areas allocated since the free all stay counted as live. */
 	live = kvs_live(a);
@@ -758,13 +940,14 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	percpu_down_read(&a->state_sem);
 	kvs_pcpu_show(a, m);
 	percpu_up_read(&a->state_sem);
+	kvs_purge_show(a, m);
 }
 
 /**
  * kvs_arena_create() - index a range with the given backend.
  * @a:     zeroed; @a->base and @a->size set by the caller (and @a->vm
- *         when the range is a real reservation; the self tests index
- *         ranges that are only numbers).
+ *         when the range is a real reservation, in which pages can be
+ *         mapped; the self tests index ranges that are only numbers).
  * @be:    the backend to start with.
  * @guard: whether areas get a guard page.
  *
@@ -788,15 +971,20 @@ int kvs_arena_create(struct kvs_arena *a, const struct kvs_backend *be,
 		goto free_sem;
 	}
 	a->be = be;
+	err = kvs_purge_init(a);
+	if (err)
+		goto fini;
 	if (a->chunk_size) {
 		err = kvs_pcpu_start(a, a->chunk_size);
-		if (err) {
-			be->fini(a);
-			goto free_sem;
-		}
+		if (err)
+			goto purge_exit;
 	}
 	return 0;
 
+purge_exit:
+	kvs_purge_exit(a);
+fini:
+	be->fini(a);
 free_sem:
 	percpu_free_rwsem(&a->state_sem);
 free_stats:
@@ -808,12 +996,15 @@ free_stats:
  * kvs_arena_destroy() - free every area and tear the index down.
  * @a: the arena; its range itself is released by the caller.
  *
+ * Freed populated areas are purged, live ones freed and purged: no page
+ * stays mapped in the range and none leaks.
  * Return: how many areas were still live.
  */
 unsigned long kvs_arena_destroy(struct kvs_arena *a)
 {
 	unsigned long n = kvs_free_all(a);
 
+	kvs_purge_exit(a);
 	/* Every chunk is empty after free_all(): nothing can refuse. */
 	kvs_pcpu_stop(a);
 	a->be->fini(a);

@@ -11,11 +11,13 @@
 #ifndef KVASHIM_ARENA_H
 #define KVASHIM_ARENA_H
 
+#include <linux/bitops.h>
 #include <linux/list.h>
 #include <linux/percpu.h>
 #include <linux/percpu-rwsem.h>
 #include <linux/rbtree.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/clock.h>
 #include <linux/types.h>
 
 struct kvs_arena;
@@ -29,8 +31,44 @@ struct seq_file;
 #define KVS_AF_CHUNK	BIT(3)	/* a per-CPU chunk's reservation (pcpu.c) */
 #define KVS_AF_RELEASE	BIT(4)	/* a chunk being given back: unlinkable */
 #define KVS_AF_PCPU	BIT(5)	/* served from a chunk, not the backend */
+/* In copies only (kvs_next(), kvs_find()), which carry no pointers: */
+#define KVS_AF_BACKED	BIT(6)	/* populated with pages */
+#define KVS_AF_LAZY	BIT(7)	/* freed; pages and range await the purge */
 
+struct kvs_area;
 struct kvs_chunk;
+struct page;
+
+/* struct kvs_backing::state bits; see kvs_backing below. */
+enum {
+	KVS_BK_MAPPED,	/* every page is mapped: touch and free may go */
+	KVS_BK_BUSY,	/* a touch is using the mapping: free must wait */
+	KVS_BK_LAZY,	/* freed: unmapped; pages and range await the purge */
+	KVS_BK_UNLINK,	/* the purge may take the area out of the index */
+};
+
+/**
+ * struct kvs_backing - the pages behind one populated area.
+ * @va:       the area they back.
+ * @lazy:     link on the arena's lazy list, while KVS_BK_LAZY.
+ * @state:    KVS_BK_* bits.  MAPPED, BUSY and LAZY change together under
+ *            kvs_purge::lock; UNLINK is set by the purger alone, and
+ *            read by the backends' unlink() under their own lock
+ *            (kvs_unlinkable()).  Atomic bitops, so readers need no lock.
+ * @nr_pages: pages still held; 0 once the purge has freed them.
+ * @pages:    the order-0 pages, in address order.
+ *
+ * Allocated with the pages, before the area's range is reserved, and
+ * freed with the tracking object after an RCU grace period (lookups may
+ * still read @state).
+ */
+struct kvs_backing {
+	struct kvs_area *va;
+	struct list_head lazy;
+	unsigned long state;
+	unsigned long nr_pages;
+	struct page *pages[];
+};
 
 /**
  * struct kvs_area - one live allocation (the tracking object).
@@ -42,6 +80,8 @@ struct kvs_chunk;
  * @link:  the backend's index linkage (the maple backends need none).
  * @chunk: for KVS_AF_PCPU areas the chunk serving them; for KVS_AF_CHUNK
  *         reservations the chunk itself.
+ * @bk:    the pages of a populated area, or NULL; set before the area is
+ *         published and freed with it.
  * @rcu:   lookups run under RCU, so the object is freed after a grace
  *         period (kvs_area_free()).
  */
@@ -55,6 +95,7 @@ struct kvs_area {
 		struct list_head node;
 	} link;
 	struct kvs_chunk *chunk;
+	struct kvs_backing *bk;
 	struct rcu_head rcu;
 };
 
@@ -65,7 +106,9 @@ struct kvs_area {
  *
  * Only an area's exact start frees it, and only once; a per-CPU chunk's
  * reservation only when pcpu.c gives the chunk back, never through a free
- * of an address that happens to be the chunk's base.
+ * of an address that happens to be the chunk's base; a populated area
+ * only when the purge gives its range back (purge.c), since its free
+ * only retires it to the lazy list.
  *
  * Return: true if @va may be unlinked.
  */
@@ -73,6 +116,8 @@ static inline bool kvs_unlinkable(const struct kvs_area *va,
 				  unsigned long addr)
 {
 	if (va->start != addr || (va->flags & KVS_AF_DYING))
+		return false;
+	if (va->bk && !test_bit(KVS_BK_UNLINK, &va->bk->state))
 		return false;
 	return !(va->flags & KVS_AF_CHUNK) || (va->flags & KVS_AF_RELEASE);
 }
@@ -187,6 +232,7 @@ extern const char *const kvs_stat_names[KVS_NR_STATS];
  * @bytes:    usable bytes seen.
  * @span:     reserved bytes seen (areas plus guards).
  * @prev_end: end of the previous area's reservation.
+ * @lazy:     areas seen that were freed and await the purge (not in @nr).
  * @reason:   set on the first violation.
  */
 struct kvs_check {
@@ -194,6 +240,7 @@ struct kvs_check {
 	unsigned long bytes;
 	unsigned long span;
 	unsigned long prev_end;
+	unsigned long lazy;
 	char reason[128];
 };
 
@@ -284,6 +331,9 @@ const struct kvs_backend *kvs_backend_by_name(const char *name);
  * @chunk_size: per-CPU chunk size asked for at creation; 0: no overlay.
  * @pcpu:       the per-CPU bump overlay, or NULL when it is off;
  *              changed only under @state_sem for write.
+ * @purge:      the lazy list of freed populated areas; NULL when the
+ *              arena owns no real reservation (@vm) and so cannot map
+ *              pages (the self tests' arenas).
  */
 struct kvs_arena {
 	unsigned long base;
@@ -296,7 +346,19 @@ struct kvs_arena {
 	bool guard;
 	unsigned long chunk_size;
 	struct kvs_pcpu *pcpu;
+	struct kvs_purge *purge;
 };
+
+/* The clock, read only while @on (an event is enabled): 0 otherwise. */
+static inline u64 kvs_trace_clock(bool on)
+{
+	return on ? local_clock() : 0;
+}
+
+static inline u64 kvs_trace_lat(u64 t0)
+{
+	return t0 ? local_clock() - t0 : 0;
+}
 
 static inline void kvs_count(struct kvs_arena *a, enum kvs_stat id)
 {
@@ -326,6 +388,7 @@ __printf(3, 4) int kvs_fail(struct kvs_err *e, int err, const char *fmt, ...);
  * @vstart: window start; 0 with @vend 0 means the whole arena.
  * @vend:   window end (exclusive).
  * @top:    place top-down.
+ * @populate: back the area with pages, mapped as vmalloc maps them.
  */
 struct kvs_spec {
 	unsigned long size;
@@ -333,6 +396,7 @@ struct kvs_spec {
 	unsigned long vstart;
 	unsigned long vend;
 	bool top;
+	bool populate;
 };
 
 int kvs_areas_init(void);
@@ -353,6 +417,7 @@ bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
 int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e);
 bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
 
+struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr);
 int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 		   const struct kvs_area *va);
 void kvs_area_free(struct kvs_arena *a, struct kvs_area *va);

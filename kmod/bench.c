@@ -17,6 +17,11 @@
  * are medians over the repetitions, with their spread; beside them are
  * counters that do not depend on the machine's speed: index operations
  * per iteration and metadata bytes per live area.
+ *
+ * With "populate" every area is backed with pages and freed through the
+ * lazy purge, each backend's arena then owning a reservation of its own
+ * (pages cannot share page tables with the live arena's), and the kernel
+ * target becomes vmalloc() and vfree(), which do the same work.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -53,24 +58,40 @@ static const char *kvs_target_name(int t)
 	return t == KVS_T_KERNEL ? "kernel" : kvs_backends[t]->name;
 }
 
+/* As results name it: the kernel target of a populated run is vmalloc. */
+static const char *kvs_result_target(int t, bool populate)
+{
+	return t == KVS_T_KERNEL && populate ? "vmalloc" : kvs_target_name(t);
+}
+
 /**
  * struct kvs_target - what a workload allocates from.
- * @id: index into the targets (kvs_target_name()).
- * @a:  a backend's private arena; NULL for the kernel's allocator.
+ * @id:       index into the targets (kvs_target_name()).
+ * @a:        a backend's private arena; NULL for the kernel's allocator.
+ * @populate: back every area with pages (kernel: vmalloc()/vfree()).
  */
 struct kvs_target {
 	int id;
 	struct kvs_arena *a;
+	bool populate;
 };
 
 static int kvs_t_alloc(struct kvs_target *t, unsigned long size,
 		       unsigned long align, unsigned long *h)
 {
-	struct kvs_spec s = { .size = size, .align = align };
+	struct kvs_spec s = {
+		.size = size, .align = align, .populate = t->populate,
+	};
 	struct vm_struct *vm;
+	void *p;
 
 	if (t->a)
 		return kvs_alloc(t->a, &s, h, NULL);
+	if (t->populate) {
+		p = vmalloc(size);
+		*h = (unsigned long)p;
+		return p ? 0 : -ENOMEM;
+	}
 	vm = kvs_ksym.get_vm_area(size, 0);
 	if (!vm)
 		return -ENOMEM;
@@ -82,6 +103,8 @@ static void kvs_t_free(struct kvs_target *t, unsigned long h)
 {
 	if (t->a)
 		kvs_free(t->a, h, NULL);
+	else if (t->populate)
+		vfree((void *)h);
 	else
 		free_vm_area((struct vm_struct *)h);
 }
@@ -320,6 +343,17 @@ static int kvs_iter_fix_size(struct kvs_bthread *th)
 	return kvs_pair(th, PAGE_SIZE, 0);
 }
 
+/* The two larger fixed sizes of the populated comparison with vmalloc. */
+static int kvs_iter_fix_16(struct kvs_bthread *th)
+{
+	return kvs_pair(th, 16 * PAGE_SIZE, 0);
+}
+
+static int kvs_iter_fix_100(struct kvs_bthread *th)
+{
+	return kvs_pair(th, 100 * PAGE_SIZE, 0);
+}
+
 static int kvs_iter_long_busy(struct kvs_bthread *th)
 {
 	unsigned long big, small;
@@ -422,6 +456,8 @@ static const struct kvs_workload kvs_workloads[] = {
 	{ "align_shift_alloc", NULL, kvs_iter_align_shift, true, true },
 	{ "seed_test1_3page", NULL, kvs_iter_seed_test1 },
 	{ "xcpu_storm", NULL, kvs_iter_xcpu, .arena = true },
+	{ "fix_16page_alloc", NULL, kvs_iter_fix_16 },
+	{ "fix_100page_alloc", NULL, kvs_iter_fix_100 },
 };
 
 /* === Running === */
@@ -602,36 +638,69 @@ static void kvs_run_stop(struct kvs_run *run)
 			kthread_stop(run->th[i].task);
 }
 
-/* A fresh private arena over the live arena's range. */
-static int kvs_target_get(struct kvs_target *t, int id,
-			  struct kvs_arena *live)
+/*
+ * A populated arena maps pages, so it needs a range nobody else maps in:
+ * a reservation of its own, as large as the live arena's up to 4 GiB.
+ */
+#define KVS_BENCH_POP_RANGE	(4UL << 30)
+
+static int kvs_target_range(struct kvs_arena *a, struct kvs_arena *live,
+			    bool populate)
 {
+	if (!populate) {
+		a->base = live->base;
+		a->size = live->size;
+		return 0;
+	}
+	a->size = min(live->size, KVS_BENCH_POP_RANGE);
+	a->vm = kvs_ksym.get_vm_area(a->size, 0);
+	if (!a->vm)
+		return -ENOMEM;
+	a->base = (unsigned long)a->vm->addr;
+	return 0;
+}
+
+/* A fresh private arena over the live arena's range, or its own. */
+static int kvs_target_get(struct kvs_target *t, int id,
+			  struct kvs_arena *live, bool populate)
+{
+	struct kvs_arena *a;
+
 	t->id = id;
 	t->a = NULL;
+	t->populate = populate;
 	if (id == KVS_T_KERNEL)
 		return 0;
-	t->a = kzalloc(sizeof(*t->a), GFP_KERNEL);
-	if (!t->a)
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
 		return -ENOMEM;
-	t->a->base = live->base;
-	t->a->size = live->size;
+	if (kvs_target_range(a, live, populate))
+		goto free;
 	if (id == KVS_T_PCPU) {
-		t->a->chunk_size = KVS_CHUNK_DEFAULT;
+		a->chunk_size = KVS_CHUNK_DEFAULT;
 		id = 0;
 	}
-	if (kvs_arena_create(t->a, kvs_backends[id], true)) {
-		kfree(t->a);
-		t->a = NULL;
-		return -ENOMEM;
-	}
+	if (kvs_arena_create(a, kvs_backends[id], true))
+		goto unreserve;
+	t->a = a;
 	return 0;
+
+unreserve:
+	if (a->vm)
+		free_vm_area(a->vm);
+free:
+	kfree(a);
+	return -ENOMEM;
 }
 
 static void kvs_target_put(struct kvs_target *t)
 {
 	if (!t->a)
 		return;
+	/* Purges too: nothing stays mapped in the range given back. */
 	kvs_arena_destroy(t->a);
+	if (t->a->vm)
+		free_vm_area(t->a->vm);
 	kfree(t->a);
 	t->a = NULL;
 }
@@ -649,7 +718,7 @@ static int kvs_run_once(struct kvs_arena *live,
 	run = kvzalloc(struct_size(run, th, nr), GFP_KERNEL);
 	if (!run)
 		return -ENOMEM;
-	err = kvs_target_get(&run->t, id, live);
+	err = kvs_target_get(&run->t, id, live, o->populate);
 	if (err)
 		goto free_run;
 	run->o = o;
@@ -717,9 +786,11 @@ free_run:
  * @bad:       repetitions after which "check" failed.
  * @chunks:    per-CPU chunks left after the last teardown (must be 0).
  * @skip:      why it did not run, or NULL.
+ * @populate:  areas were backed with pages.
  */
 struct kvs_result {
 	const char *workload;
+	bool populate;
 	int target;
 	unsigned int threads;
 	unsigned long live;
@@ -765,7 +836,7 @@ static u64 kvs_median(u64 *v, unsigned int n)
 }
 
 static struct kvs_result *kvs_result_new(const char *workload, int target,
-					 unsigned int threads)
+					 unsigned int threads, bool populate)
 {
 	struct kvs_result *r;
 
@@ -774,6 +845,7 @@ static struct kvs_result *kvs_result_new(const char *workload, int target,
 	r = &kvs_results[kvs_nr_results++];
 	memset(r, 0, sizeof(*r));
 	r->workload = workload;
+	r->populate = populate;
 	r->target = target;
 	r->threads = threads;
 	return r;
@@ -844,8 +916,9 @@ static void kvs_result_log(const struct kvs_result *r)
 {
 	if (r->skip)
 		return;
-	pr_info("bench: %s on %s, %u thread(s): %llu ns/iter (p99 %llu), %llu iter/s%s\n",
-		r->workload, kvs_target_name(r->target), r->threads, r->avg_ns,
+	pr_info("bench: %s%s on %s, %u thread(s): %llu ns/iter (p99 %llu), %llu iter/s%s\n",
+		r->workload, r->populate ? "+pop" : "",
+		kvs_result_target(r->target, r->populate), r->threads, r->avg_ns,
 		r->p99_ns, r->ops_per_s, r->capped ? ", capped by budget" : "");
 }
 
@@ -854,14 +927,14 @@ static int kvs_bench_one(struct kvs_arena *live, const struct kvs_bench_opts *o,
 			 const struct kvs_workload *wl, int id,
 			 unsigned int nr, struct kvs_acc *acc)
 {
-	struct kvs_result *r = kvs_result_new(wl->name, id, nr);
+	struct kvs_result *r = kvs_result_new(wl->name, id, nr, o->populate);
 	unsigned int rep;
 	int err = 0;
 
 	if (!r)
 		return -ENOSPC;
 	if (id == KVS_T_KERNEL && (wl->aligned || wl->arena)) {
-		r->skip = "not expressible with get_vm_area()";
+		r->skip = "not expressible with get_vm_area() or vmalloc()";
 		return 0;
 	}
 	memset(&acc->pool, 0, sizeof(acc->pool));
@@ -903,7 +976,7 @@ static int kvs_scaling(struct kvs_arena *live, const struct kvs_bench_opts *o,
 			continue;
 		for (level = 1000; level <= 1000000 && !err; level *= 10) {
 			lo.busy = level;
-			r = kvs_result_new("scaling", id, 1);
+			r = kvs_result_new("scaling", id, 1, o->populate);
 			if (!r)
 				return -ENOSPC;
 			memset(&acc->pool, 0, sizeof(acc->pool));
@@ -962,6 +1035,11 @@ int kvs_bench_run(struct kvs_arena *live, const struct kvs_bench_opts *o,
 		hi = num_online_cpus();
 	}
 
+	if (o->scaling && o->populate) {
+		err = kvs_fail(e, -EINVAL,
+			       "scaling keeps up to 10^6 areas live: not with populate");
+		goto out;
+	}
 	if (o->scaling) {
 		err = kvs_scaling(live, o, acc);
 		goto out;
@@ -1068,8 +1146,10 @@ void kvs_bench_show(struct seq_file *m)
 	mutex_lock(&kvs_bench_lock);
 	for (i = 0; i < kvs_nr_results; i++) {
 		r = &kvs_results[i];
-		seq_printf(m, "workload=%s target=%s threads=%u", r->workload,
-			   kvs_target_name(r->target), r->threads);
+		seq_printf(m, "workload=%s%s target=%s threads=%u", r->workload,
+			   r->populate ? "+pop" : "",
+			   kvs_result_target(r->target, r->populate),
+			   r->threads);
 		if (r->skip) {
 			seq_puts(m, " skipped=1\n");
 			continue;
@@ -1103,9 +1183,11 @@ void kvs_bench_show_hist(struct seq_file *m)
 			continue;
 		for (b = 0; b < KVS_HBUCKETS; b++)
 			if (kvs_hists[i].n[b])
-				seq_printf(m, "workload=%s target=%s threads=%u live=%lu ns=%llu count=%u\n",
+				seq_printf(m, "workload=%s%s target=%s threads=%u live=%lu ns=%llu count=%u\n",
 					   r->workload,
-					   kvs_target_name(r->target),
+					   r->populate ? "+pop" : "",
+					   kvs_result_target(r->target,
+							     r->populate),
 					   r->threads, r->live, kvs_hlow(b),
 					   kvs_hists[i].n[b]);
 	}

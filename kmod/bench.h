@@ -22,6 +22,8 @@ struct seq_file;
  * @budget_ms: a (workload, target) run stops at this much time and is
  *             reported as capped.
  * @scaling:   run the live-areas scaling sweep instead of the workloads.
+ * @populate:  back every area with pages, freed through the lazy purge;
+ *             the kernel target is then vmalloc()/vfree().
  * @seed:      seed of the random sizes and alignments.
  */
 struct kvs_bench_opts {
@@ -33,6 +35,7 @@ struct kvs_bench_opts {
 	unsigned int reps;
 	unsigned long budget_ms;
 	bool scaling;
+	bool populate;
 	u64 seed;
 };
 

@@ -34,4 +34,24 @@ static inline bool kvs_callable(void *fn)
 }
 #endif
 
+#include <linux/gfp.h>
+
+/* v6.14: alloc_pages_bulk_array() was renamed alloc_pages_bulk(). */
+#if KERNEL_VERSION(6, 14, 0) <= LINUX_VERSION_CODE
+#define kvs_alloc_pages_bulk(gfp, nr, pages) alloc_pages_bulk(gfp, nr, pages)
+#else
+#define kvs_alloc_pages_bulk(gfp, nr, pages) \
+	alloc_pages_bulk_array(gfp, nr, pages)
+#endif
+
+/*
+ * Not a version but an architecture: x86 flushes kernel TLB ranges out of
+ * line and does not export it (resolved in ksym.c); arm64 inlines it.
+ */
+#ifdef CONFIG_X86
+#define KVS_FLUSH_TLB_KERNEL_OUT_OF_LINE	1
+#else
+#define KVS_FLUSH_TLB_KERNEL_OUT_OF_LINE	0
+#endif
+
 #endif /* KVASHIM_COMPAT_H */

@@ -4,15 +4,18 @@
  *
  * One command per write:
  *
- *   alloc SIZE [align=A] [vstart=X vend=Y] [top]
+ *   alloc SIZE [align=A] [vstart=X vend=Y] [top] [populate]
  *   free ADDR | free all
  *   find ADDR
+ *   touch ADDR
+ *   ptes ADDR SIZE
+ *   purge
  *   check
  *   reset
  *   backend NAME
  *   pcpu on|off
  *   selftest [seed=N] [ops=N]
- *   bench [scaling] [workload=W,..] [target=T,..] [threads=N] [loops=N]
+ *   bench [scaling] [populate] [workload=W,..] [target=T,..] [threads=N] [loops=N]
  *         [busy=N] [reps=N] [budget_ms=N] [seed=N]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
@@ -29,6 +32,7 @@
 #include <linux/string.h>
 
 #include "arena.h"
+#include "backing.h"
 #include "bench.h"
 #include "control.h"
 #include "selftest.h"
@@ -50,6 +54,7 @@ static const struct {
 	{ EINVAL, "EINVAL" }, { ENOMEM, "ENOMEM" }, { ENOENT, "ENOENT" },
 	{ EBUSY, "EBUSY" }, { ERANGE, "ERANGE" }, { EUCLEAN, "EUCLEAN" },
 	{ EPERM, "EPERM" }, { EFAULT, "EFAULT" }, { EINTR, "EINTR" },
+	{ EIO, "EIO" },
 };
 
 static const char *kvs_errname(int err)
@@ -151,6 +156,10 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 			s.top = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "populate")) {
+			s.populate = true;
+			continue;
+		}
 		err = kvs_opt(ctl, argv[i], &val);
 		if (err)
 			return err;
@@ -210,6 +219,48 @@ static int kvs_cmd_find(struct kvs_ctl *ctl, int argc, char **argv)
 		return kvs_fail(&ctl->err, -ENOENT,
 				"no live area contains %#lx", addr);
 	return kvs_ctl_out(ctl, "%#lx-%#lx %lu", va.start, va.end, va.size);
+}
+
+static int kvs_cmd_touch(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	unsigned long addr, pages;
+	int err;
+
+	if (argc != 2)
+		return -EINVAL;
+	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	if (err)
+		return kvs_bad_number(ctl, "address", argv[1], err);
+	err = kvs_bk_touch(ctl->arena, addr, &pages, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "ok %lu pages", pages);
+}
+
+static int kvs_cmd_ptes(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	unsigned long addr, size, present, total;
+	int err;
+
+	if (argc != 3)
+		return -EINVAL;
+	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	if (err)
+		return kvs_bad_number(ctl, "address", argv[1], err);
+	err = kvs_parse_size(argv[2], &size);
+	if (err)
+		return kvs_bad_number(ctl, "size", argv[2], err);
+	err = kvs_bk_ptes(ctl->arena, addr, size, &present, &total, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "present %lu of %lu", present, total);
+}
+
+static int kvs_cmd_purge(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	if (argc != 1)
+		return -EINVAL;
+	return kvs_ctl_out(ctl, "purged %lu", kvs_purge(ctl->arena));
 }
 
 static int kvs_cmd_check(struct kvs_ctl *ctl, int argc, char **argv)
@@ -289,6 +340,10 @@ static int kvs_cmd_bench(struct kvs_ctl *ctl, int argc, char **argv)
 			o.scaling = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "populate")) {
+			o.populate = true;
+			continue;
+		}
 		err = kvs_opt(ctl, argv[i], &val);
 		if (!err)
 			err = kvs_bench_parse(&o, argv[i], val, &ctl->err);
@@ -315,13 +370,16 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 }
 
 #define KVS_BENCH_USAGE \
-	"bench [scaling] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed=N]"
+	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed=N]"
 
 static const struct kvs_cmd kvs_cmds[] = {
 	{ "alloc", kvs_cmd_alloc,
-	  "alloc SIZE [align=A] [vstart=X vend=Y] [top]" },
+	  "alloc SIZE [align=A] [vstart=X vend=Y] [top] [populate]" },
 	{ "free", kvs_cmd_free, "free ADDR | free all" },
 	{ "find", kvs_cmd_find, "find ADDR" },
+	{ "touch", kvs_cmd_touch, "touch ADDR" },
+	{ "ptes", kvs_cmd_ptes, "ptes ADDR SIZE" },
+	{ "purge", kvs_cmd_purge, "purge" },
 	{ "check", kvs_cmd_check, "check" },
 	{ "reset", kvs_cmd_reset, "reset" },
 	{ "backend", kvs_cmd_backend, "backend NAME" },

@@ -4,7 +4,8 @@
  *
  *   control  0600  commands in (see control.c), results read back
  *   stats    0444  "name value" lines; no addresses
- *   areas    0400  one line per live area: start-end size flags
+ *   areas    0400  one line per indexed area: start-end size flags
+ *                   ("pages": populated; "lazy": freed, awaiting the purge)
  *   arena    0400  the reserved range: start-end size
  *   selftest 0400  the KTAP report of the last "selftest" command
  *   results  0444  the last "bench": one key=value line per result
@@ -199,10 +200,12 @@ static int areas_show(struct seq_file *m, void *v)
 	struct kvs_areas_iter *it = m->private;
 	const struct kvs_area *va = v;
 
-	seq_printf(m, "0x%lx-0x%lx %10lu %s%s%s\n", va->start, va->end,
+	seq_printf(m, "0x%lx-0x%lx %10lu %s%s%s%s%s\n", va->start, va->end,
 		   va->end - va->start, it->arena->be->name,
 		   va->flags & KVS_AF_GUARD ? " guard" : "",
-		   va->flags & KVS_AF_TOP ? " top" : "");
+		   va->flags & KVS_AF_TOP ? " top" : "",
+		   va->flags & KVS_AF_BACKED ? " pages" : "",
+		   va->flags & KVS_AF_LAZY ? " lazy" : "");
 	return 0;
 }
 

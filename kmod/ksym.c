@@ -36,6 +36,17 @@ static kvs_lookup_fn kvs_find_lookup(void)
 	return fn;
 }
 
+static void *kvs_resolve_data(kvs_lookup_fn lookup, const char *name)
+{
+	void *addr = (void *)lookup(name);
+
+	if (!addr)
+		pr_err("cannot resolve kernel symbol %s: not in kallsyms%s\n",
+		       name, IS_ENABLED(CONFIG_KALLSYMS_ALL) ? "" :
+		       " (data symbols need CONFIG_KALLSYMS_ALL)");
+	return addr;
+}
+
 static void *kvs_resolve(kvs_lookup_fn lookup, const char *name)
 {
 	void *addr = (void *)lookup(name);
@@ -66,5 +77,14 @@ int kvs_ksym_init(void)
 	kvs_ksym.get_vm_area = kvs_resolve(lookup, "get_vm_area");
 	if (!kvs_ksym.get_vm_area)
 		return -ENOENT;
+	kvs_ksym.init_mm = kvs_resolve_data(lookup, "init_mm");
+	if (!kvs_ksym.init_mm)
+		return -ENOENT;
+	if (KVS_FLUSH_TLB_KERNEL_OUT_OF_LINE) {
+		kvs_ksym.flush_tlb_kernel_range =
+			kvs_resolve(lookup, "flush_tlb_kernel_range");
+		if (!kvs_ksym.flush_tlb_kernel_range)
+			return -ENOENT;
+	}
 	return 0;
 }

@@ -18,13 +18,14 @@
 /* Which path served an allocation or free. */
 #define KVS_PATH_GLOBAL	0	/* the backend, under its lock */
 #define KVS_PATH_PCPU	1	/* a per-CPU chunk's bump pointer */
+#define KVS_PATH_LAZY	2	/* a populated area's free: to the lazy list */
 
 #define kvs_show_backend(b)						\
 	__print_symbolic(b, { 0, "maple" }, { 1, "maple-dual" },	\
 			 { 2, "rbtree" }, { 3, "list" })
 #define kvs_show_path(p)						\
 	__print_symbolic(p, { KVS_PATH_GLOBAL, "global" },		\
-			 { KVS_PATH_PCPU, "pcpu" })
+			 { KVS_PATH_PCPU, "pcpu" }, { KVS_PATH_LAZY, "lazy" })
 
 DECLARE_EVENT_CLASS(kvashim_area,
 

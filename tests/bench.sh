@@ -24,6 +24,8 @@ results/<kernel-release>-<arch>{.csv,-scaling.csv,-hist.csv,-trimmed.csv,-table.
 options:
   --quick           1 repetition, 1000 loops, 2000 busy, no scaling sweep;
                     files are named <kernel-release>-<arch>-quick*
+  --populated       only the populated comparison with vmalloc (1, 3, 16 and
+                    100 pages); files are named <kernel-release>-<arch>-populated*
   --reps N          repetitions; times are medians over them (default $def_reps)
   --loops N         timed iterations per thread and run (default $def_loops)
   --busy N          live areas of the busy-list workloads (default $def_busy)
@@ -45,6 +47,7 @@ EOF
 def_reps=15 def_loops=2000 def_busy=15000 def_budget=60000
 
 opt_quick=0
+opt_populated=0
 opt_reps=
 opt_loops=
 opt_busy=
@@ -69,6 +72,7 @@ parse_args() {
 	while (($#)); do
 		case $1 in
 		--quick) opt_quick=1 ;;
+		--populated) opt_populated=1 ;;
 		--reps) opt_reps=$(num "$1" "${2:-}"); shift ;;
 		--loops) opt_loops=$(num "$1" "${2:-}"); shift ;;
 		--busy) opt_busy=$(num "$1" "${2:-}"); shift ;;
@@ -123,7 +127,7 @@ guest_main() {
 		echo "cpus=$(nproc)"
 		echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sort -u | head -n 1)"
 		echo "mem_total=$(sed -n 's/^MemTotal:[[:space:]]*//p' /proc/meminfo)"
-		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick"
+		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick populated=$opt_populated"
 	} >"$out/guest.txt"
 
 	insmod "$KVS_KO"
@@ -135,6 +139,7 @@ guest_main() {
 
 	local -a args=(-r "$opt_reps" -l "$opt_loops" -b "$opt_busy" -t "$opt_budget" -o "$out")
 	((opt_quick)) && args=(-q "${args[@]}")
+	((opt_populated)) && args=(-p "${args[@]}")
 	# Its own progress lines and errors only: the tables come at the end.
 	"$KVS_REPO/debugfs-scripts/kvashim-bench" "${args[@]}" 2>&1 | tee "$out/bench.out" |
 		grep --line-buffered -E '^kvashim-(bench|ctl|table)' || rc=${PIPESTATUS[0]}
@@ -270,6 +275,7 @@ publish() {
 	[[ -n $kver && -n $arch ]] || die "$b/guest.txt lacks the kernel release or arch"
 	prefix=$kver-$arch
 	grep -q '^options=.*quick=1' "$b/guest.txt" && prefix+=-quick
+	grep -q '^options=.*populated=1' "$b/guest.txt" && prefix+=-populated
 	mkdir -p "$dir"
 	prefix=$dir/$prefix
 
@@ -342,6 +348,7 @@ host_main() {
 	local -a guest=("$KVS_REPO/tests/bench.sh" --in-guest --reps "$opt_reps" --loops "$opt_loops"
 		--busy "$opt_busy" --budget "$opt_budget")
 	((opt_quick)) && guest+=(--quick)
+	((opt_populated)) && guest+=(--populated)
 	"$KVS_REPO/tests/vm/run.sh" --series "$opt_series" --arch "$opt_arch" --smp "$opt_smp" \
 		--mem "$opt_mem" --timeout "$opt_timeout" --follow --run-dir "$run" ${append:+--append "$append"} \
 		${opt_module_src:+--module-src "$opt_module_src"} -- "${guest[@]}" || rc=$?

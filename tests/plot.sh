@@ -17,6 +17,7 @@ Read PREFIX.csv, PREFIX-hist.csv and PREFIX-scaling.csv (if there is one),
 as tests/bench.sh writes them (e.g. results/6.1.0-56-amd64-amd64), and write:
   PREFIX-hist-fix_size_alloc.png        latency histogram per target, 1 thread
   PREFIX-hist-long_busy_list_alloc.png  the same for the busy-list workload
+  PREFIX-hist-fix_size_alloc+pop.png    the same, areas backed by pages (vmalloc)
   PREFIX-scaling.png                    ns per alloc+free against live areas
   PREFIX-ratios-<N>t.png                time per iteration / rbtree's, per
                                         workload, at N threads
@@ -30,7 +31,7 @@ colour() {
 	maple-dual) echo '#6fa8dc' ;;
 	rbtree) echo '#e69138' ;;
 	list) echo '#7f7f7f' ;;
-	kernel) echo '#cc2222' ;;
+	kernel | vmalloc) echo '#cc2222' ;;
 	*) echo '' ;;
 	esac
 }
@@ -257,6 +258,7 @@ main() {
 
 	hist_plot fix_size_alloc 1
 	hist_plot long_busy_list_alloc 1
+	hist_plot fix_size_alloc+pop 1
 	scaling_plot
 	local nr
 	local -a nrs

@@ -9,15 +9,16 @@
 
 TARGETS="maple maple-dual rbtree list maple+pcpu kernel"
 WORKLOADS="fix_size_alloc full_fit_alloc long_busy_list_alloc random_size_alloc
-fix_align_alloc random_size_align_alloc align_shift_alloc seed_test1_3page xcpu_storm"
+fix_align_alloc random_size_align_alloc align_shift_alloc seed_test1_3page xcpu_storm
+fix_16page_alloc fix_100page_alloc"
 ncpu=$(nproc)
 
 kvs_load
 start=$(date +%s)
 if kc bench loops=100 busy=300 reps=2 budget_ms=20000; then
-	tap_ok "bench of 9 workloads x 6 targets x 1..$ncpu threads ($(( $(date +%s) - start ))s)"
+	tap_ok "bench of 11 workloads x 6 targets x 1..$ncpu threads ($(( $(date +%s) - start ))s)"
 else
-	tap_not_ok "bench of 9 workloads x 6 targets x 1..$ncpu threads" "$KC_OUT"
+	tap_not_ok "bench of 11 workloads x 6 targets x 1..$ncpu threads" "$KC_OUT"
 fi
 res=$(cat "$KVS_DIR/results")
 awk '{ print "# " $0 }' <<<"$res"

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the lazy purge of freed populated areas.
+ *
+ * As vfree() does, a free of a populated area clears its PTEs and flushes
+ * nothing: the area goes on a lazy list, its range stays reserved in the
+ * index and its pages stay allocated, because a CPU may still hold a TLB
+ * entry for them.  When the lazy pages pass lazy_max_pages (by default
+ * the kernel's own lazy_max_pages(): 32 MiB per bit of the online CPU
+ * count) a work item purges: one TLB flush over the union of the lazy
+ * ranges, then the pages go back to the page allocator and the ranges to
+ * the backend.  One flush for many frees is the whole point.
+ *
+ * Two more rules bound the list, from the 2018 free-block-tracking RFC
+ * (its 2/2, "priority threshold") and from alloc_vmap_area():
+ *  - past twice the threshold an allocation purges before it goes on,
+ *    rather than letting frees outrun the worker;
+ *  - an allocation that finds no gap purges and tries once more.
+ *
+ * Locking: kvs_purge::lock (a spinlock) guards the list, its counts and
+ * the state bits of every backing; kvs_purge::mutex serialises purges and
+ * nests inside a->state_sem, which every purge holds (for read, or for
+ * write from a backend switch) because it unlinks through the backend.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/log2.h>
+#include <linux/moduleparam.h>
+#include <linux/percpu-rwsem.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "arena.h"
+#include "backing.h"
+#include "trace.h"
+
+static unsigned long lazy_max_pages;
+module_param(lazy_max_pages, ulong, 0644);
+MODULE_PARM_DESC(lazy_max_pages,
+		 "lazy pages that start a purge; 0 (default): the kernel's lazy_max_pages(), fls(online CPUs) * 32 MiB");
+
+/* The threshold now: the parameter, or the kernel's formula. */
+static unsigned long kvs_lazy_max(void)
+{
+	unsigned long max = READ_ONCE(lazy_max_pages);
+
+	if (max)
+		return max;
+	return fls(num_online_cpus()) * (SZ_32M >> PAGE_SHIFT);
+}
+
+static void kvs_purge_work(struct work_struct *work)
+{
+	struct kvs_purge *p = container_of(work, struct kvs_purge, work);
+
+	kvs_purge(p->arena);
+}
+
+/**
+ * kvs_purge_init() - give an arena that owns its range a lazy list.
+ * @a: the arena; without a->vm it cannot map pages and gets none.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int kvs_purge_init(struct kvs_arena *a)
+{
+	struct kvs_purge *p;
+
+	if (!a->vm)
+		return 0;
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	spin_lock_init(&p->lock);
+	INIT_LIST_HEAD(&p->lazy);
+	mutex_init(&p->mutex);
+	INIT_WORK(&p->work, kvs_purge_work);
+	p->arena = a;
+	a->purge = p;
+	return 0;
+}
+
+/**
+ * kvs_purge_exit() - purge what is left and free the lazy list.
+ * @a: the arena; no free can arrive any more.
+ */
+void kvs_purge_exit(struct kvs_arena *a)
+{
+	struct kvs_purge *p = a->purge;
+
+	if (!p)
+		return;
+	cancel_work_sync(&p->work);
+	kvs_purge(a);
+	a->purge = NULL;
+	mutex_destroy(&p->mutex);
+	kfree(p);
+}
+
+/**
+ * kvs_bk_claim() - take a populated area for a touch or a free.
+ * @a:   the arena.
+ * @bk:  the area's backing, reached under RCU.
+ * @bit: KVS_BK_BUSY (a touch) or KVS_BK_LAZY (a free).
+ *
+ * Either claim excludes the other: a touch never sees its pages unmapped
+ * and a free never waits for a touch.
+ * Return: 0, -ENOENT when the area was freed already, -EBUSY while it is
+ * being mapped or touched.
+ */
+int kvs_bk_claim(struct kvs_arena *a, struct kvs_backing *bk, int bit)
+{
+	struct kvs_purge *p = a->purge;
+	int err = 0;
+
+	spin_lock(&p->lock);
+	if (test_bit(KVS_BK_LAZY, &bk->state))
+		err = -ENOENT;
+	else if (!test_bit(KVS_BK_MAPPED, &bk->state) ||
+		 test_bit(KVS_BK_BUSY, &bk->state))
+		err = -EBUSY;
+	else
+		set_bit(bit, &bk->state);
+	spin_unlock(&p->lock);
+	return err;
+}
+
+/**
+ * kvs_bk_release() - end a touch's claim.
+ * @a:  the arena.
+ * @bk: the backing claimed with KVS_BK_BUSY.
+ */
+void kvs_bk_release(struct kvs_arena *a, struct kvs_backing *bk)
+{
+	spin_lock(&a->purge->lock);
+	clear_bit(KVS_BK_BUSY, &bk->state);
+	spin_unlock(&a->purge->lock);
+}
+
+/**
+ * kvs_lazy_add() - put an unmapped area on the lazy list.
+ * @a:  the arena.
+ * @va: the area; its PTEs are clear, its pages (if any) still held.
+ *
+ * Queues a purge when the lazy pages pass the threshold.
+ * Context: a->state_sem held for read.
+ */
+void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va)
+{
+	struct kvs_purge *p = a->purge;
+	bool over;
+
+	spin_lock(&p->lock);
+	set_bit(KVS_BK_LAZY, &va->bk->state);
+	list_add_tail(&va->bk->lazy, &p->lazy);
+	p->nr_areas++;
+	p->nr_pages += va->bk->nr_pages;
+	over = p->nr_pages > kvs_lazy_max();
+	spin_unlock(&p->lock);
+	if (over)
+		schedule_work(&p->work);
+}
+
+/**
+ * kvs_lazy_retire() - the rest of the free of a populated area.
+ * @a:  the arena.
+ * @va: the area, claimed with kvs_bk_claim(KVS_BK_LAZY) under RCU; so
+ *      claimed it can only be freed by a purge, after kvs_lazy_add(),
+ *      and needs no RCU protection any more.
+ *
+ * Clears its PTEs and puts it on the lazy list; the range and the pages
+ * return at the next purge.
+ * Context: a->state_sem held for read.
+ */
+void kvs_lazy_retire(struct kvs_arena *a, struct kvs_area *va)
+{
+	atomic_long_dec(&a->purge->populated);
+	kvs_bk_unmap(va->start, va->size);
+	kvs_lazy_add(a, va);
+}
+
+/* Span of the batch, for the one flush: [*start, *end). */
+static void kvs_batch_span(struct list_head *batch, unsigned long *start,
+			   unsigned long *end)
+{
+	struct kvs_backing *bk;
+
+	*start = ULONG_MAX;
+	*end = 0;
+	list_for_each_entry(bk, batch, lazy) {
+		*start = min(*start, bk->va->start);
+		*end = max(*end, bk->va->end);
+	}
+}
+
+/*
+ * Free the batch's pages (the TLB is flushed) and give each range back to
+ * the backend.  An area the backend cannot unlink now (no memory to
+ * shrink the index) moves to @keep, pages already freed, for the next
+ * purge.  Returns the areas given back; *@pages counts the pages freed.
+ */
+static unsigned long kvs_batch_release(struct kvs_arena *a,
+				       struct list_head *batch,
+				       struct list_head *keep,
+				       unsigned long *pages)
+{
+	struct kvs_backing *bk, *tmp;
+	struct kvs_area *va;
+	unsigned long areas = 0;
+
+	*pages = 0;
+	list_for_each_entry_safe(bk, tmp, batch, lazy) {
+		*pages += bk->nr_pages;
+		atomic_long_sub(bk->nr_pages, &a->purge->backed);
+		kvs_bk_free_pages(bk);
+		set_bit(KVS_BK_UNLINK, &bk->state);
+		va = a->be->unlink(a, bk->va->start);
+		if (IS_ERR(va)) {
+			clear_bit(KVS_BK_UNLINK, &bk->state);
+			list_move_tail(&bk->lazy, keep);
+			continue;
+		}
+		list_del_init(&bk->lazy);
+		kvs_area_free(a, va);
+		areas++;
+		cond_resched();
+	}
+	return areas;
+}
+
+/**
+ * kvs_purge_locked() - flush and give back everything on the lazy list.
+ * @a: the arena.
+ *
+ * Context: a->state_sem held, for read or for write; may sleep.
+ * Return: the areas given back to the backend.
+ */
+unsigned long kvs_purge_locked(struct kvs_arena *a)
+{
+	u64 t0 = kvs_trace_clock(trace_kvashim_purge_enabled());
+	struct kvs_purge *p = a->purge;
+	unsigned long start, end, areas = 0, pages = 0;
+	LIST_HEAD(batch);
+	LIST_HEAD(keep);
+
+	if (!p)
+		return 0;
+	mutex_lock(&p->mutex);
+	spin_lock(&p->lock);
+	list_splice_init(&p->lazy, &batch);
+	spin_unlock(&p->lock);
+	if (list_empty(&batch))
+		goto out;
+
+	kvs_batch_span(&batch, &start, &end);
+	kvs_bk_flush(start, end);
+	areas = kvs_batch_release(a, &batch, &keep, &pages);
+
+	spin_lock(&p->lock);
+	p->nr_areas -= areas;
+	p->nr_pages -= pages;
+	list_splice(&keep, &p->lazy);
+	spin_unlock(&p->lock);
+
+	atomic_long_inc(&p->purges);
+	atomic_long_add(areas, &p->purged_areas);
+	atomic_long_add(pages, &p->flushed);
+	trace_kvashim_purge(start, end, areas, pages, kvs_trace_lat(t0));
+out:
+	mutex_unlock(&p->mutex);
+	return areas;
+}
+
+/**
+ * kvs_purge() - purge now, as the "purge" command and the work item do.
+ * @a: the arena.
+ *
+ * Context: process context, a->state_sem not held; may sleep.
+ * Return: the areas given back.
+ */
+unsigned long kvs_purge(struct kvs_arena *a)
+{
+	unsigned long n;
+
+	if (!a->purge)
+		return 0;
+	percpu_down_read(&a->state_sem);
+	n = kvs_purge_locked(a);
+	percpu_up_read(&a->state_sem);
+	return n;
+}
+
+/**
+ * kvs_purge_throttle() - the priority threshold, before an allocation.
+ * @a: the arena.
+ *
+ * Past twice the threshold the worker is not keeping up: the allocating
+ * task purges (or waits for the purge in progress) instead of growing
+ * the list further.
+ * Context: a->state_sem not held.
+ */
+void kvs_purge_throttle(struct kvs_arena *a)
+{
+	struct kvs_purge *p = a->purge;
+
+	if (!p || READ_ONCE(p->nr_pages) <= 2 * kvs_lazy_max())
+		return;
+	atomic_long_inc(&p->waits);
+	kvs_purge(a);
+}
+
+/**
+ * kvs_purge_retry() - purge before an allocation's one retry.
+ * @a: the arena, whose backend found no gap.
+ *
+ * Context: a->state_sem not held.
+ * Return: true if the purge gave ranges back, so a retry may succeed.
+ */
+bool kvs_purge_retry(struct kvs_arena *a)
+{
+	if (!a->purge || !READ_ONCE(a->purge->nr_areas))
+		return false;
+	atomic_long_inc(&a->purge->retries);
+	return kvs_purge(a) > 0;
+}
+
+/**
+ * kvs_purge_zero() - zero the purge counters, for "reset".
+ * @a: the arena.
+ */
+void kvs_purge_zero(struct kvs_arena *a)
+{
+	struct kvs_purge *p = a->purge;
+
+	if (!p)
+		return;
+	atomic_long_set(&p->purges, 0);
+	atomic_long_set(&p->purged_areas, 0);
+	atomic_long_set(&p->flushed, 0);
+	atomic_long_set(&p->waits, 0);
+	atomic_long_set(&p->retries, 0);
+}
+
+/**
+ * kvs_lazy_areas() - areas freed and awaiting the purge.
+ * @a: the arena.
+ */
+unsigned long kvs_lazy_areas(struct kvs_arena *a)
+{
+	return a->purge ? READ_ONCE(a->purge->nr_areas) : 0;
+}
+
+/**
+ * kvs_purge_show() - the backing and purge lines of the stats file.
+ * @a: the arena.
+ * @m: the file.
+ */
+void kvs_purge_show(struct kvs_arena *a, struct seq_file *m)
+{
+	struct kvs_purge *p = a->purge;
+	unsigned long areas, pages;
+
+	if (!p)
+		return;
+	spin_lock(&p->lock);
+	areas = p->nr_areas;
+	pages = p->nr_pages;
+	spin_unlock(&p->lock);
+	seq_printf(m, "populated_areas %ld\n", atomic_long_read(&p->populated));
+	seq_printf(m, "backed_pages %ld\n", atomic_long_read(&p->backed));
+	seq_printf(m, "lazy_areas %lu\n", areas);
+	seq_printf(m, "lazy_pages %lu\n", pages);
+	seq_printf(m, "lazy_max_pages %lu\n", kvs_lazy_max());
+	seq_printf(m, "purges %ld\n", atomic_long_read(&p->purges));
+	seq_printf(m, "purged_areas %ld\n", atomic_long_read(&p->purged_areas));
+	seq_printf(m, "pages_flushed %ld\n", atomic_long_read(&p->flushed));
+	seq_printf(m, "purge_waits %ld\n", atomic_long_read(&p->waits));
+	seq_printf(m, "purge_retries %ld\n", atomic_long_read(&p->retries));
+}
