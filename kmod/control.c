@@ -124,6 +124,15 @@ static int kvs_bad_number(struct kvs_ctl *ctl, const char *what,
 			err == -ERANGE ? "out of range" : "not a number");
 }
 
+/* An ADDR argument, with the reason when it is not one. */
+static int kvs_addr_arg(struct kvs_ctl *ctl, const char *s,
+			unsigned long *addr)
+{
+	int err = kvs_parse_addr(ctl->arena, s, addr);
+
+	return err ? kvs_bad_number(ctl, "address", s, err) : 0;
+}
+
 /* Split "key=value" in place; a word without '=' is an unknown option. */
 static int kvs_opt(struct kvs_ctl *ctl, char *word, char **val)
 {
@@ -195,9 +204,9 @@ static int kvs_cmd_free(struct kvs_ctl *ctl, int argc, char **argv)
 	if (!strcmp(argv[1], "all"))
 		return kvs_ctl_out(ctl, "freed %lu",
 				   kvs_free_all(ctl->arena));
-	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	err = kvs_addr_arg(ctl, argv[1], &addr);
 	if (err)
-		return kvs_bad_number(ctl, "address", argv[1], err);
+		return err;
 	err = kvs_free(ctl->arena, addr, &ctl->err);
 	if (err)
 		return err;
@@ -212,9 +221,9 @@ static int kvs_cmd_find(struct kvs_ctl *ctl, int argc, char **argv)
 
 	if (argc != 2)
 		return -EINVAL;
-	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	err = kvs_addr_arg(ctl, argv[1], &addr);
 	if (err)
-		return kvs_bad_number(ctl, "address", argv[1], err);
+		return err;
 	if (!kvs_find(ctl->arena, addr, &va))
 		return kvs_fail(&ctl->err, -ENOENT,
 				"no live area contains %#lx", addr);
@@ -228,9 +237,9 @@ static int kvs_cmd_touch(struct kvs_ctl *ctl, int argc, char **argv)
 
 	if (argc != 2)
 		return -EINVAL;
-	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	err = kvs_addr_arg(ctl, argv[1], &addr);
 	if (err)
-		return kvs_bad_number(ctl, "address", argv[1], err);
+		return err;
 	err = kvs_bk_touch(ctl->arena, addr, &pages, &ctl->err);
 	if (err)
 		return err;
@@ -244,9 +253,9 @@ static int kvs_cmd_ptes(struct kvs_ctl *ctl, int argc, char **argv)
 
 	if (argc != 3)
 		return -EINVAL;
-	err = kvs_parse_addr(ctl->arena, argv[1], &addr);
+	err = kvs_addr_arg(ctl, argv[1], &addr);
 	if (err)
-		return kvs_bad_number(ctl, "address", argv[1], err);
+		return err;
 	err = kvs_parse_size(argv[2], &size);
 	if (err)
 		return kvs_bad_number(ctl, "size", argv[2], err);

@@ -27,7 +27,8 @@ Build the module for the kernel unpacked in KERNEL_DIR and print the .ko path.
   --out DIR         copy the .ko into DIR (under the build lock) and print the
                     copy's path: a snapshot that a later build cannot change while a
                     VM is still loading it
-Build dir: \$KVS_CACHE/build/<kver>-<arch>/ (KVS_CACHE=$KVS_CACHE); log in build.log.
+Build dir: \$KVS_CACHE/build/<kver>-<arch>-<hash of the source tree's path>/ (KVS_CACHE=$KVS_CACHE);
+log in build.log.
 EOF
 }
 
@@ -113,10 +114,15 @@ build() {
 	# shellcheck disable=SC2046 # a word list by construction
 	kvs_need_pkgs $(toolchain_pkgs "$KVS_ARCH" "$KVS_ROOT")
 
+	# One build directory per source tree: make decides what to rebuild by
+	# mtimes, and two checkouts (git worktrees) synced in turn into one
+	# directory leave objects built against the other tree's headers.
 	local bdir="$KVS_CACHE/build/$KVS_KVER-$KVS_ARCH"
 	if [[ -n $src ]]; then
 		src=$(cd "$src" && pwd) || die "no such directory: $1"
 		bdir="$bdir-$(basename "$src")-$(echo "$src" | sha256sum | cut -c1-8)"
+	else
+		bdir="$bdir-$(echo "$KVS_REPO" | sha256sum | cut -c1-8)"
 	fi
 	kvs_lock "build-${bdir##*/}"
 	sync_sources "$src" "$bdir"

@@ -50,7 +50,7 @@ expect_out() {
 }
 
 dmesg_mark
-kvs_load arena_size=256M lazy_max_pages=1000000
+kvs_load arena_size=1G lazy_max_pages=1000000
 
 # --- map, touch, free, purge ---
 a=$(ctl alloc 64K populate)
@@ -109,7 +109,7 @@ fi
 expect_errno "touch of an area without pages" "$EINVAL" touch "$c"
 expect_errno "ptes with size 0" "$ERANGE" ptes "$a" 0
 expect_errno "ptes outside the arena" "$ERANGE" ptes 0x1000 4K
-expect_errno "ptes past the arena's end" "$ERANGE" ptes "+255M" 2M
+expect_errno "ptes past the arena's end" "$ERANGE" ptes "+1023M" 2M
 expect_errno "ptes with a malformed size" "$EINVAL" ptes "$a" 4Q
 expect_errno "touch without an address" "$EINVAL" touch
 expect_errno "purge with an argument" "$EINVAL" purge now
@@ -121,29 +121,31 @@ expect_stats "nothing held after free all and purge" \
 
 # --- pages return ---
 # MemFree moves by whole per-CPU page lists at a time (pages parked there
-# are not counted free), so the areas are large and the margins 1/8.
+# are not counted free) and with whatever else the guest frees meanwhile
+# (tens of MiB seen): the areas total 256 MiB and the margins are 1/8.
+HOLD_KB=$((224 * 1024)) SLACK_KB=$((32 * 1024))
 base=$(mem_free_kb)
 addrs=()
-for _ in $(seq 32); do
+for _ in $(seq 64); do
 	addrs+=("$(ctl alloc 4M populate)")
 done
 used=$((base - $(mem_free_kb)))
-if [ "$used" -ge $((112 * 1024)) ]; then
-	tap_ok "32 populated 4M areas take ${used} kB of RAM"
+if [ "$used" -ge $HOLD_KB ]; then
+	tap_ok "64 populated 4M areas take ${used} kB of RAM"
 else
-	tap_not_ok "32 populated 4M areas take >= 112 MiB of RAM" "MemFree fell by $used kB"
+	tap_not_ok "64 populated 4M areas take >= 224 MiB of RAM" "MemFree fell by $used kB"
 fi
 ctl free all >/dev/null
 held=$((base - $(mem_free_kb)))
-expect_stats "freed lazily: 32768 pages await the purge" lazy_pages 32768 backed_pages 32768
-if [ "$held" -ge $((112 * 1024)) ]; then
+expect_stats "freed lazily: 65536 pages await the purge" lazy_pages 65536 backed_pages 65536
+if [ "$held" -ge $HOLD_KB ]; then
 	tap_ok "until the purge the pages stay allocated (${held} kB)"
 else
 	tap_not_ok "until the purge the pages stay allocated" "MemFree below baseline by $held kB"
 fi
 ctl purge >/dev/null
 left=$((base - $(mem_free_kb)))
-if [ "$left" -le $((16 * 1024)) ]; then
+if [ "$left" -le $SLACK_KB ]; then
 	tap_ok "after the purge RAM is back at its baseline (${left} kB off)"
 else
 	tap_not_ok "after the purge RAM is back at its baseline" "MemFree below baseline by $left kB"
@@ -153,7 +155,7 @@ for x in "${addrs[@]}"; do
 	kc_is "present 0 of 1024" ptes "$x" 4M || gone=$((gone + 1))
 done
 if [ "$gone" = 0 ]; then
-	tap_ok "no PTE left in any of the 32 purged ranges"
+	tap_ok "no PTE left in any of the 64 purged ranges"
 else
 	tap_not_ok "no PTE left in the purged ranges" "$gone ranges still map pages"
 fi
@@ -240,21 +242,21 @@ kvs_unload
 
 # --- unload with lazy and live populated areas ---
 base=$(mem_free_kb)
-kvs_load arena_size=256M lazy_max_pages=1000000
-for _ in $(seq 16); do
+kvs_load arena_size=1G lazy_max_pages=1000000
+for _ in $(seq 32); do
 	x=$(ctl alloc 4M populate)
 	ctl free "$x" >/dev/null
 	ctl alloc 4M populate >/dev/null
 done
-expect_stats "16 lazy and 16 live populated areas" lazy_areas 16 populated_areas 16
-if [ $((base - $(mem_free_kb))) -ge $((112 * 1024)) ]; then
+expect_stats "32 lazy and 32 live populated areas" lazy_areas 32 populated_areas 32
+if [ $((base - $(mem_free_kb))) -ge $HOLD_KB ]; then
 	tap_ok "they hold $((base - $(mem_free_kb))) kB of RAM"
 else
-	tap_not_ok "they hold >= 112 MiB of RAM" "$((base - $(mem_free_kb))) kB"
+	tap_not_ok "they hold >= 224 MiB of RAM" "$((base - $(mem_free_kb))) kB"
 fi
 kvs_unload
 left=$((base - $(mem_free_kb)))
-if ! kvs_loaded && [ "$left" -le $((16 * 1024)) ]; then
+if ! kvs_loaded && [ "$left" -le $SLACK_KB ]; then
 	tap_ok "unload purged and freed every page (${left} kB off the baseline)"
 else
 	tap_not_ok "unload frees every page" "MemFree below baseline by $left kB"

@@ -98,13 +98,17 @@ bt_start() {
 # bt_stop: SIGINT (Ctrl-C), wait for the maps, parse them into BT.
 # bpftrace 0.17 can miss a SIGINT that lands outside its epoll_wait() (its
 # poll loop only leaves on EINTR) and then runs on: the signal is sent
-# again every 2 s until it exits, as one would press Ctrl-C again.
+# again every 3 s, as one would press Ctrl-C again, but only until the
+# maps start to print; a second SIGINT then would kill it mid-print (the
+# stacks of fail.bt take seconds to symbolize on a loaded machine).
 bt_stop() {
-	local deadline=$((SECONDS + 60)) sent=0
+	local deadline=$((SECONDS + 90)) sent=0 i
 	while alive "$BT_PID" && [ $SECONDS -lt $deadline ]; do
-		kill -INT "$BT_PID" 2>/dev/null
-		sent=$((sent + 1))
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
+		if [ $sent = 0 ] || ! grep -q '^@' "$BT_OUT"; then
+			kill -INT "$BT_PID" 2>/dev/null
+			sent=$((sent + 1))
+		fi
+		for ((i = 0; i < 15; i++)); do
 			alive "$BT_PID" || break
 			nap 0.2
 		done
@@ -261,6 +265,36 @@ workload() {
 	fi
 }
 
+# The lazy purge, on maple: PURGE_ROUNDS rounds of 4 populated 16K areas
+# allocated and freed (lazily: PTEs cleared, range and pages kept, far
+# below the purge threshold), then "purge": one purge of 4 areas, 16
+# pages and one contiguous 80K span (4 x (16K + a guard page)) a round.
+PURGE_ROUNDS=3
+purge_workload() {
+	local r i x p0
+	local -a pa
+	WL_ERR=''
+	p0=$(kvs_stat purges)
+	for ((r = 0; r < PURGE_ROUNDS; r++)); do
+		pa=()
+		for ((i = 0; i < 4; i++)); do
+			must alloc 16K populate
+			pa+=("$KC_OUT")
+		done
+		for x in "${pa[@]}"; do
+			must free "$x"
+		done
+		must purge
+		[ "$KC_OUT" = "purged 4" ] || WL_ERR="$WL_ERR; purge -> $KC_OUT"
+	done
+	WL_PURGES=$(($(kvs_stat purges) - p0))
+	if [ -z "$WL_ERR" ] && [ "$WL_PURGES" = "$PURGE_ROUNDS" ]; then
+		tap_ok "purge workload: $PURGE_ROUNDS purges of 4 lazy areas each"
+	else
+		tap_not_ok "purge workload ran as scripted" "${WL_ERR#; }" "purges $WL_PURGES"
+	fi
+}
+
 BENCH_LOOPS=200
 BENCH_ITERS=$((BENCH_LOOPS + BENCH_LOOPS / 10))	# timed + warm-up, 1 thread
 bench_small() {
@@ -371,12 +405,18 @@ else
 		fi
 	fi
 
-	# Nothing fires the purge event yet: it must attach and count zero.
+	# Allocations and frees of unpopulated areas fire no purge; the purge
+	# workload fires exactly one per round.
 	if bt_start purge; then
 		workload
+		purge_workload
 		bt_stop
-		expect_maps "purge.bt: attached, @purges 0, no histograms" "@purges=0" \
-			"@purge_ns=0" "@purge_areas=0" "@purge_pages=0"
+		expect_maps "purge.bt: @purges $PURGE_ROUNDS, each of 4 areas, 16 pages, an 80K span" \
+			"@purges=$PURGE_ROUNDS" "@purge_ns=$PURGE_ROUNDS" \
+			"@purge_areas=$PURGE_ROUNDS" "@purge_pages=$PURGE_ROUNDS" \
+			"@purge_span_kib=$PURGE_ROUNDS" \
+			"@purge_areas [4, 8)=$PURGE_ROUNDS" "@purge_pages [16, 32)=$PURGE_ROUNDS" \
+			"@purge_span_kib [64, 128)=$PURGE_ROUNDS"
 	fi
 
 	# Chunks: 0 with the overlay off (or absent), else what the stats
@@ -455,6 +495,21 @@ else
 		tap_not_ok "kvashim-trace prints every event with readable fields" "$n matching lines" "$(grep -m 3 kvashim_alloc "$out")"
 	fi
 	sed -n '/^kvashim events:$/,$p' "$out" | sed 's/^/# /'
+
+	# A populated bench: its arena is torn down with every area lazy (far
+	# below the threshold), so the teardown purges exactly once.
+	out=$TMP/trace-pop.txt
+	kvashim-trace kvashim-ctl bench populate workload=fix_size_alloc target=maple loops=$BENCH_LOOPS reps=1 threads=1 >"$out" 2>&1
+	rc=$?
+	trace_counts "$out"
+	n=$(grep -cE 'kvashim_free: +addr=0x[0-9a-f]+ size=4096 align=0 backend=maple path=lazy ret=0' "$out")
+	if [ $rc = 0 ] && [ "${TC[kvashim_alloc]:-}" = $BENCH_ITERS ] && [ "${TC[kvashim_free]:-}" = $BENCH_ITERS ] &&
+	   [ "${TC[kvashim_purge]:-}" = 1 ] && [ "$n" = $BENCH_ITERS ] &&
+	   grep -qE "kvashim_purge: +start=0x[0-9a-f]+ end=0x[0-9a-f]+ areas=$BENCH_ITERS pages=$BENCH_ITERS lat_ns=[1-9]" "$out"; then
+		tap_ok "kvashim-trace around a populated bench: $BENCH_ITERS lazy frees, 1 purge of $BENCH_ITERS areas"
+	else
+		tap_not_ok "kvashim-trace around a populated bench" "exit $rc, $n lazy free lines" "$(sed -n '/^kvashim events:$/,$p' "$out")" "$(grep -m 2 kvashim_purge "$out")"
+	fi
 
 	out=$TMP/trace-fail.txt
 	kvashim-trace -q kvashim-ctl alloc 1T >"$out" 2>&1
