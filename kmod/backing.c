@@ -7,8 +7,12 @@
  * map them with the kernel's page protection.  The mapping goes through
  * apply_to_page_range(), which is exported and allocates the page tables
  * it needs; only init_mm, whose tables map the vmalloc space, and x86's
- * flush_tlb_kernel_range() come from ksym.c.  A free clears the PTEs but
- * flushes nothing: purge.c does one flush over many freed areas later.
+ * flush_tlb_kernel_range() come from ksym.c.  Where kallsyms lists no
+ * data symbols (no init_mm: Debian's arm64 6.1), mm's own
+ * vmap_pages_range_noflush() and vunmap_range_noflush() do the same.
+ * Page-table walks use vmalloc_to_page(), exported everywhere.  A free
+ * clears the PTEs but flushes nothing: purge.c does one flush over many
+ * freed areas later.
  *
  * The pages are allocated before the range is reserved, so a page
  * allocation failure leaves the index untouched.
@@ -24,6 +28,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <asm/tlbflush.h>
 
 #include "arena.h"
@@ -100,6 +105,7 @@ struct kvs_map_ctx {
 	unsigned long i;
 };
 
+/* With init_mm: apply_to_page_range(), one PTE at a time. */
 static int kvs_map_pte(pte_t *pte, unsigned long addr, void *data)
 {
 	struct kvs_map_ctx *ctx = data;
@@ -117,13 +123,6 @@ static int kvs_map_pte(pte_t *pte, unsigned long addr, void *data)
 static int kvs_unmap_pte(pte_t *pte, unsigned long addr, void *data)
 {
 	ptep_get_and_clear(kvs_ksym.init_mm, addr, pte);
-	return 0;
-}
-
-static int kvs_count_pte(pte_t *pte, unsigned long addr, void *data)
-{
-	if (pte_present(ptep_get(pte)))
-		(*(unsigned long *)data)++;
 	return 0;
 }
 
@@ -152,8 +151,25 @@ void kvs_bk_flush(unsigned long start, unsigned long end)
 void kvs_bk_unmap(unsigned long start, unsigned long size)
 {
 	flush_cache_vunmap(start, start + size);
-	apply_to_existing_page_range(kvs_ksym.init_mm, start, size,
-				     kvs_unmap_pte, NULL);
+	if (kvs_ksym.init_mm)
+		apply_to_existing_page_range(kvs_ksym.init_mm, start, size,
+					     kvs_unmap_pte, NULL);
+	else
+		kvs_ksym.vunmap_range_noflush(start, start + size);
+}
+
+/* Map @nr pages at @start: 0, -ENOMEM (page tables), -EEXIST/-EBUSY. */
+static int kvs_map_range(unsigned long start, struct page **pages,
+			 unsigned long nr)
+{
+	struct kvs_map_ctx ctx = { .pages = pages };
+
+	if (!kvs_ksym.init_mm)
+		return kvs_ksym.vmap_pages_range_noflush(start,
+				start + (nr << PAGE_SHIFT), PAGE_KERNEL, pages,
+				PAGE_SHIFT);
+	return apply_to_page_range(kvs_ksym.init_mm, start, nr << PAGE_SHIFT,
+				   kvs_map_pte, &ctx);
 }
 
 /**
@@ -166,16 +182,14 @@ void kvs_bk_unmap(unsigned long start, unsigned long size)
  */
 int kvs_bk_map(struct kvs_backing *bk, unsigned long start)
 {
-	struct kvs_map_ctx ctx = { .pages = bk->pages };
 	unsigned long size = bk->nr_pages << PAGE_SHIFT;
 	int err;
 
-	err = apply_to_page_range(kvs_ksym.init_mm, start, size, kvs_map_pte,
-				  &ctx);
+	err = kvs_map_range(start, bk->pages, bk->nr_pages);
 	if (err) {
 		kvs_bk_unmap(start, size);
 		kvs_bk_flush(start, start + size);
-		return err == -EEXIST ? -EUCLEAN : -ENOMEM;
+		return err == -ENOMEM ? -ENOMEM : -EUCLEAN;
 	}
 	flush_cache_vmap(start, start + size);
 	return 0;
@@ -219,18 +233,21 @@ int kvs_bk_populate(struct kvs_arena *a, struct kvs_area *va,
 }
 
 /**
- * kvs_bk_present() - how many PTEs of [@start, @start + @size) map a page.
+ * kvs_bk_present() - how many pages of [@start, @start + @size) are mapped.
  * @start: page aligned.
  * @size:  page aligned.
  *
- * Context: any; takes no lock and does not sleep (no table is created).
+ * Walks the kernel page table with vmalloc_to_page(), exported on every
+ * kernel, one page at a time.
+ * Context: any; takes no lock, allocates nothing, does not sleep.
  */
 unsigned long kvs_bk_present(unsigned long start, unsigned long size)
 {
-	unsigned long n = 0;
+	unsigned long addr, n = 0;
 
-	apply_to_existing_page_range(kvs_ksym.init_mm, start, size,
-				     kvs_count_pte, &n);
+	for (addr = start; addr < start + size; addr += PAGE_SIZE)
+		if (vmalloc_to_page((void *)addr))
+			n++;
 	return n;
 }
 

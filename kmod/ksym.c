@@ -36,17 +36,6 @@ static kvs_lookup_fn kvs_find_lookup(void)
 	return fn;
 }
 
-static void *kvs_resolve_data(kvs_lookup_fn lookup, const char *name)
-{
-	void *addr = (void *)lookup(name);
-
-	if (!addr)
-		pr_err("cannot resolve kernel symbol %s: not in kallsyms%s\n",
-		       name, IS_ENABLED(CONFIG_KALLSYMS_ALL) ? "" :
-		       " (data symbols need CONFIG_KALLSYMS_ALL)");
-	return addr;
-}
-
 static void *kvs_resolve(kvs_lookup_fn lookup, const char *name)
 {
 	void *addr = (void *)lookup(name);
@@ -77,9 +66,21 @@ int kvs_ksym_init(void)
 	kvs_ksym.get_vm_area = kvs_resolve(lookup, "get_vm_area");
 	if (!kvs_ksym.get_vm_area)
 		return -ENOENT;
-	kvs_ksym.init_mm = kvs_resolve_data(lookup, "init_mm");
-	if (!kvs_ksym.init_mm)
-		return -ENOENT;
+	/*
+	 * Data symbols are in kallsyms only with CONFIG_KALLSYMS_ALL, which
+	 * Debian's arm64 6.1 lacks: without init_mm, map through mm's own
+	 * vmalloc helpers, which are functions.
+	 */
+	kvs_ksym.init_mm = (struct mm_struct *)lookup("init_mm");
+	if (!kvs_ksym.init_mm) {
+		kvs_ksym.vmap_pages_range_noflush =
+			kvs_resolve(lookup, "vmap_pages_range_noflush");
+		kvs_ksym.vunmap_range_noflush =
+			kvs_resolve(lookup, "vunmap_range_noflush");
+		if (!kvs_ksym.vmap_pages_range_noflush ||
+		    !kvs_ksym.vunmap_range_noflush)
+			return -ENOENT;
+	}
 	if (KVS_FLUSH_TLB_KERNEL_OUT_OF_LINE) {
 		kvs_ksym.flush_tlb_kernel_range =
 			kvs_resolve(lookup, "flush_tlb_kernel_range");
