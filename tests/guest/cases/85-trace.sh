@@ -488,7 +488,9 @@ else
 	else
 		tap_not_ok "kvashim-trace counts the bench" "$(sed -n '/^kvashim events:$/,$p' "$out")"
 	fi
-	n=$(grep -cE 'kvashim_alloc: +addr=0x[0-9a-f]+ size=4096 align=4096 backend=maple path=global ret=0 lat_ns=[1-9]' "$out")
+	# lat_ns may read 0: under TCG, on a loaded host, local_clock() can stand
+	# still between two calls (see bpf/README-tracing.md).
+	n=$(grep -cE 'kvashim_alloc: +addr=0x[0-9a-f]+ size=4096 align=4096 backend=maple path=global ret=0 lat_ns=[0-9]+' "$out")
 	if [ "$n" = $BENCH_ITERS ]; then
 		tap_ok "kvashim-trace prints every event with readable fields ($n alloc lines)"
 	else
@@ -505,7 +507,7 @@ else
 	n=$(grep -cE 'kvashim_free: +addr=0x[0-9a-f]+ size=4096 align=0 backend=maple path=lazy ret=0' "$out")
 	if [ $rc = 0 ] && [ "${TC[kvashim_alloc]:-}" = $BENCH_ITERS ] && [ "${TC[kvashim_free]:-}" = $BENCH_ITERS ] &&
 	   [ "${TC[kvashim_purge]:-}" = 1 ] && [ "$n" = $BENCH_ITERS ] &&
-	   grep -qE "kvashim_purge: +start=0x[0-9a-f]+ end=0x[0-9a-f]+ areas=$BENCH_ITERS pages=$BENCH_ITERS lat_ns=[1-9]" "$out"; then
+	   grep -qE "kvashim_purge: +start=0x[0-9a-f]+ end=0x[0-9a-f]+ areas=$BENCH_ITERS pages=$BENCH_ITERS lat_ns=[0-9]+" "$out"; then
 		tap_ok "kvashim-trace around a populated bench: $BENCH_ITERS lazy frees, 1 purge of $BENCH_ITERS areas"
 	else
 		tap_not_ok "kvashim-trace around a populated bench" "exit $rc, $n lazy free lines" "$(sed -n '/^kvashim events:$/,$p' "$out")" "$(grep -m 2 kvashim_purge "$out")"
