@@ -23,6 +23,7 @@
 #include <linux/vmalloc.h>
 
 #include "arena.h"
+#include "inject.h"
 #include "pcpu.h"
 #include "trace.h"
 
@@ -324,7 +325,8 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	if (err)
 		goto fail;
 
-	va = kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
+	va = kvs_inject(KVS_INJ_AREA) ? NULL :
+	     kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
 	if (!va) {
 		err = kvs_fail(e, -ENOMEM, "no memory for a tracking object");
 		goto fail;

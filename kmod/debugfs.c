@@ -9,6 +9,7 @@
  *   selftest 0400  the KTAP report of the last "selftest" command
  *   results  0444  the last "bench": one key=value line per result
  *   histograms 0444  the last "bench": latency histogram of each result
+ *   inject   0400  fault injection: each site's mode and counts
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -22,6 +23,7 @@
 #include "bench.h"
 #include "control.h"
 #include "debugfs.h"
+#include "inject.h"
 #include "selftest.h"
 
 static struct dentry *kvs_dir;
@@ -248,6 +250,7 @@ void kvs_debugfs_init(struct kvs_arena *a)
 	debugfs_create_file("selftest", 0400, kvs_dir, a, &selftest_fops);
 	debugfs_create_file("results", 0444, kvs_dir, a, &results_fops);
 	debugfs_create_file("histograms", 0444, kvs_dir, a, &histograms_fops);
+	kvs_inject_debugfs(kvs_dir);
 }
 
 void kvs_debugfs_exit(void)
