@@ -68,6 +68,8 @@ const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS] = {
 
 /* Tracking objects come from their own slab, never from the arena. */
 static struct kmem_cache *kvs_area_cachep;
+/* Tracking objects allocated and not yet given back to the slab. */
+static atomic_long_t kvs_area_objs = ATOMIC_LONG_INIT(0);
 
 /* === Internals === */
 
@@ -152,6 +154,7 @@ static unsigned long kvs_live_bytes(struct kvs_arena *a)
 
 static void kvs_area_free_rcu(struct rcu_head *head)
 {
+	atomic_long_dec(&kvs_area_objs);
 	kmem_cache_free(kvs_area_cachep,
 			container_of(head, struct kvs_area, rcu));
 }
@@ -331,6 +334,7 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 		err = kvs_fail(e, -ENOMEM, "no memory for a tracking object");
 		goto fail;
 	}
+	atomic_long_inc(&kvs_area_objs);
 	va->size = size;
 	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (r.top ? KVS_AF_TOP : 0);
 
@@ -346,6 +350,7 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	percpu_up_read(&a->state_sem);
 
 	if (err) {
+		atomic_long_dec(&kvs_area_objs);
 		kmem_cache_free(kvs_area_cachep, va);
 		kvs_fail(e, err, "%s: no free gap of %lu bytes in [%#lx, %#lx)",
 			 a->be->name, r.need, r.vstart, r.vend);
@@ -424,7 +429,10 @@ int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 		err = PTR_ERR(va);
 		rcu_read_lock();
 		hit = kvs_lookup(a, addr);
-		if (hit)
+		if (err == -ENOMEM)
+			kvs_fail(e, err, "no memory to unlink the area at %#lx; it stays live",
+				 addr);
+		else if (hit)
 			kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
 				 addr, hit->start, hit->size);
 		else
@@ -755,6 +763,7 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "index_nodes %lu\n", u.nodes);
 	seq_printf(m, "index_meta_bytes %lu\n", u.meta_bytes);
 	seq_printf(m, "area_object_bytes %lu\n", objs);
+	seq_printf(m, "area_objects %ld\n", atomic_long_read(&kvs_area_objs));
 	seq_printf(m, "meta_bytes_per_area %lu\n",
 		   live ? (u.meta_bytes + objs) / live : 0);
 	percpu_down_read(&a->state_sem);
