@@ -422,7 +422,17 @@ int kvs_ctl_exec(struct kvs_ctl *ctl, char *line)
 	int err = kvs_ctl_run(ctl, line);
 
 	if (err)
-		kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
-			    ctl->err.msg[0] ? ctl->err.msg : "failed");
+		kvs_ctl_error(ctl, err);
 	return err;
+}
+
+/**
+ * kvs_ctl_error() - set the read-back text of a failed write.
+ * @ctl: the open file's state.
+ * @err: the negative errno the write returns; the reason is in @ctl->err.
+ */
+void kvs_ctl_error(struct kvs_ctl *ctl, int err)
+{
+	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
+		    ctl->err.msg[0] ? ctl->err.msg : "failed");
 }

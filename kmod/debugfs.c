@@ -53,6 +53,7 @@ static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
 {
 	struct kvs_ctl *ctl = file->private_data;
 	char *line = NULL;
+	bool ran = false;
 	int err;
 
 	mutex_lock(&ctl->lock);
@@ -74,9 +75,11 @@ static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
 		goto out;
 	}
 	err = kvs_ctl_exec(ctl, line);
+	ran = true;
 out:
-	if (err && !line)
-		kvs_ctl_out(ctl, "error: %s", ctl->err.msg);
+	/* Refused before it ran: the reason, not the previous result. */
+	if (err && !ran)
+		kvs_ctl_error(ctl, err);
 	/*
 	 * The result is read back from the start.  A failed write() does not
 	 * store *ppos back into f_pos, so reset both.
