@@ -57,7 +57,7 @@ for pcpu in 0 1; do
 		kvs_load arena_size=1G backend=$be pcpu=$pcpu chunk_size=4M
 		pids=()
 		for _ in $(seq "$ncpu"); do
-			writer 60 &
+			writer 40 &
 			pids+=($!)
 		done
 		wait "${pids[@]}"
