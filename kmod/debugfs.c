@@ -3,13 +3,17 @@
  * kvashim: the files under /sys/kernel/debug/kvashim/.
  *
  *   control  0600  commands in (see control.c), results read back
- *   stats    0444  "name value" lines; no addresses
+ *   stats    0400  "name value" lines; no addresses
  *   areas    0400  one line per live area: start-end size flags
  *   arena    0400  the reserved range: start-end size
  *   selftest 0400  the KTAP report of the last "selftest" command
- *   results  0444  the last "bench": one key=value line per result
- *   histograms 0444  the last "bench": latency histogram of each result
+ *   results  0400  the last "bench": one key=value line per result
+ *   histograms 0400  the last "bench": latency histogram of each result
  *   inject   0400  fault injection: each site's mode and counts
+ *
+ * Root only, and no more than each file needs: only control is writable,
+ * and only it takes commands.  Under lockdown, debugfs refuses to open
+ * the writable file and still serves the read-only ones.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -247,12 +251,12 @@ void kvs_debugfs_init(struct kvs_arena *a)
 {
 	kvs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("control", 0600, kvs_dir, a, &kvs_ctl_fops);
-	debugfs_create_file("stats", 0444, kvs_dir, a, &stats_fops);
+	debugfs_create_file("stats", 0400, kvs_dir, a, &stats_fops);
 	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
 	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);
 	debugfs_create_file("selftest", 0400, kvs_dir, a, &selftest_fops);
-	debugfs_create_file("results", 0444, kvs_dir, a, &results_fops);
-	debugfs_create_file("histograms", 0444, kvs_dir, a, &histograms_fops);
+	debugfs_create_file("results", 0400, kvs_dir, a, &results_fops);
+	debugfs_create_file("histograms", 0400, kvs_dir, a, &histograms_fops);
 	kvs_inject_debugfs(kvs_dir);
 }
 
