@@ -7,10 +7,11 @@ KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 KERNELS ?=
 ARCHES ?=
+DURATION ?= 600
 
 export KERNELS ARCHES
 
-.PHONY: all modules install clean check demo test bench deps help
+.PHONY: all modules install clean check demo test test-debug soak bench deps help
 
 all: modules
 
@@ -38,6 +39,14 @@ demo:
 ## test: the whole suite in booted Debian kernels (KERNELS=... ARCHES=...)
 test:
 	tests/run-tests.sh
+
+## test-debug: the suite on a KASAN/lockdep/kmemleak 6.1 kernel built once from linux-source (slow)
+test-debug:
+	tests/test-debug.sh
+
+## soak: random operations on all CPUs with check every second (DURATION=seconds, default 600)
+soak:
+	DURATION=$(DURATION) tests/soak.sh
 
 ## bench: the benchmark suite in a booted Debian kernel: results/ (CSV, plots, ratio table)
 bench:

@@ -24,6 +24,7 @@
 
 #include "arena.h"
 #include "backing.h"
+#include "inject.h"
 #include "pcpu.h"
 #include "trace.h"
 
@@ -68,6 +69,8 @@ const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS] = {
 
 /* Tracking objects come from their own slab, never from the arena. */
 static struct kmem_cache *kvs_area_cachep;
+/* Tracking objects allocated and not yet given back to the slab. */
+static atomic_long_t kvs_area_objs = ATOMIC_LONG_INIT(0);
 
 /* === Internals === */
 
@@ -156,6 +159,7 @@ static void kvs_area_free_rcu(struct rcu_head *head)
 
 	/* Its pages went back at the purge; only the array is left. */
 	kvfree(va->bk);
+	atomic_long_dec(&kvs_area_objs);
 	kmem_cache_free(kvs_area_cachep, va);
 }
 
@@ -166,6 +170,7 @@ static void kvs_area_discard(struct kvs_area *va)
 {
 	if (va->bk)
 		kvs_bk_destroy(va->bk);
+	atomic_long_dec(&kvs_area_objs);
 	kmem_cache_free(kvs_area_cachep, va);
 }
 
@@ -321,16 +326,20 @@ static struct kvs_area *kvs_area_new(struct kvs_arena *a,
 {
 	struct kvs_area *va;
 
-	va = kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
+	va = kvs_inject(KVS_INJ_AREA) ? NULL :
+	     kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
 	if (!va)
 		return ERR_PTR(kvs_fail(e, -ENOMEM,
 					"no memory for a tracking object"));
+	atomic_long_inc(&kvs_area_objs);
 	va->size = size;
 	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (s->top ? KVS_AF_TOP : 0);
 	if (!s->populate)
 		return va;
-	va->bk = kvs_bk_alloc(size >> PAGE_SHIFT);
+	va->bk = kvs_inject(KVS_INJ_PAGE) ? NULL :
+		 kvs_bk_alloc(size >> PAGE_SHIFT);
 	if (!va->bk) {
+		atomic_long_dec(&kvs_area_objs);
 		kmem_cache_free(kvs_area_cachep, va);
 		return ERR_PTR(kvs_fail(e, -ENOMEM, "no memory for %lu pages",
 					size >> PAGE_SHIFT));
@@ -511,7 +520,10 @@ static void kvs_free_reason(struct kvs_arena *a, unsigned long addr, int err,
 
 	rcu_read_lock();
 	hit = kvs_lookup(a, addr);
-	if (hit && err == -EBUSY)
+	if (err == -ENOMEM)
+		kvs_fail(e, err, "no memory to unlink the area at %#lx; it stays live",
+			 addr);
+	else if (hit && err == -EBUSY)
 		kvs_fail(e, err, "area at %#lx is being mapped or touched",
 			 hit->start);
 	else if (hit && kvs_bk_lazy(hit) && hit->start == addr)
@@ -935,6 +947,7 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "index_nodes %lu\n", u.nodes);
 	seq_printf(m, "index_meta_bytes %lu\n", u.meta_bytes);
 	seq_printf(m, "area_object_bytes %lu\n", objs);
+	seq_printf(m, "area_objects %ld\n", atomic_long_read(&kvs_area_objs));
 	seq_printf(m, "meta_bytes_per_area %lu\n",
 		   live ? (u.meta_bytes + objs) / live : 0);
 	percpu_down_read(&a->state_sem);

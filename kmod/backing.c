@@ -34,6 +34,7 @@
 #include "arena.h"
 #include "backing.h"
 #include "compat.h"
+#include "inject.h"
 #include "ksym.h"
 
 /*
@@ -185,7 +186,8 @@ int kvs_bk_map(struct kvs_backing *bk, unsigned long start)
 	unsigned long size = bk->nr_pages << PAGE_SHIFT;
 	int err;
 
-	err = kvs_map_range(start, bk->pages, bk->nr_pages);
+	err = kvs_inject(KVS_INJ_PTE) ? -ENOMEM :
+	      kvs_map_range(start, bk->pages, bk->nr_pages);
 	if (err) {
 		kvs_bk_unmap(start, size);
 		kvs_bk_flush(start, start + size);

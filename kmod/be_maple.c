@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 
 #include "arena.h"
+#include "inject.h"
 #include "be_maple.h"
 
 /*
@@ -86,13 +87,15 @@ int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 		va->end = addr + r->span;
 		mas_set_range(&mas, va->start, va->end - 1);
 		kvs_count(a, KVS_ST_MT_STORES);
-		err = mas_store_gfp(&mas, va, GFP_NOWAIT | __GFP_NOWARN);
+		err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+		      mas_store_gfp(&mas, va, GFP_NOWAIT | __GFP_NOWARN);
 		if (err != -ENOMEM)
 			break;
 
 		mas_unlock(&mas);
 		kvs_count(a, KVS_ST_MT_SLOW_INSERTS);
-		err = mtree_insert_range(mt, va->start, va->end - 1, va,
+		err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+		      mtree_insert_range(mt, va->start, va->end - 1, va,
 					 GFP_KERNEL);
 		if (err != -EEXIST)
 			return err;
@@ -122,7 +125,8 @@ struct kvs_area *kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
 
 	kvs_count(a, KVS_ST_MT_ERASES);
 	mas_set_range(&mas, va->start, va->end - 1);
-	err = mas_store_gfp(&mas, NULL, GFP_KERNEL);
+	err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+	      mas_store_gfp(&mas, NULL, GFP_KERNEL);
 	if (err) {
 		/* The tree is unchanged: the area stays live. */
 		WRITE_ONCE(va->flags, va->flags & ~KVS_AF_DYING);

@@ -19,6 +19,7 @@
 #include <linux/xarray.h>
 
 #include "arena.h"
+#include "inject.h"
 #include "be_maple.h"
 
 /* What the free tree stores over a free block. */
@@ -58,7 +59,8 @@ static bool kvs_dual_store(struct kvs_arena *a, struct kvs_dual *d,
 
 	kvs_count(a, entry ? KVS_ST_MT_STORES : KVS_ST_MT_ERASES);
 	mas_lock(&mas);
-	err = mas_store_gfp(&mas, entry, GFP_KERNEL);
+	err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+	      mas_store_gfp(&mas, entry, GFP_KERNEL);
 	mas_unlock(&mas);
 	return !err;
 }

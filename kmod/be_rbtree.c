@@ -31,6 +31,7 @@
 #include <linux/spinlock.h>
 
 #include "arena.h"
+#include "inject.h"
 
 /**
  * struct kvs_rb_free - one free block, a maximal free range of the arena.
@@ -705,7 +706,8 @@ static int kvs_rb_alloc(struct kvs_arena *a, struct kvs_area *va,
 
 	/* The no-edge split's second block, allocated while we may sleep. */
 	if (kvs_rb_may_split(a, r))
-		spare = kmem_cache_alloc(rb->cachep, GFP_KERNEL);
+		spare = kvs_inject(KVS_INJ_RBNODE) ? NULL :
+			kmem_cache_alloc(rb->cachep, GFP_KERNEL);
 
 	spin_lock(&rb->lock);
 	kvs_count(a, KVS_ST_GAP_SEARCHES);
@@ -737,7 +739,8 @@ static struct kvs_area *kvs_rb_unlink(struct kvs_arena *a, unsigned long addr)
 	struct kvs_area *va;
 
 	/* A free that touches no free block needs a new one: have it ready. */
-	spare = kmem_cache_alloc(rb->cachep, GFP_KERNEL);
+	spare = kvs_inject(KVS_INJ_RBNODE) ? NULL :
+		kmem_cache_alloc(rb->cachep, GFP_KERNEL);
 
 	spin_lock(&rb->lock);
 	va = kvs_rb_busy_find(rb, addr);

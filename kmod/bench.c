@@ -266,7 +266,7 @@ struct kvs_run {
 
 static bool kvs_over_budget(struct kvs_bthread *th)
 {
-	if (local_clock() < th->run->deadline)
+	if (local_clock() < READ_ONCE(th->run->deadline))
 		return false;
 	th->capped = true;
 	return true;
@@ -589,6 +589,19 @@ static unsigned long kvs_idx_ops(struct kvs_arena *a)
 	return n;
 }
 
+/*
+ * Wait for the threads to reach @done.  A fatal signal (the writer killed,
+ * e.g. to unload the module) ends the run early: the threads find the
+ * budget spent at their next check, within 64 iterations.
+ */
+static void kvs_run_wait(struct kvs_run *run, struct completion *done)
+{
+	if (wait_for_completion_killable(done)) {
+		WRITE_ONCE(run->deadline, 0);
+		wait_for_completion(done);
+	}
+}
+
 /* Release the threads together and collect what they measured. */
 static void kvs_run_measure(struct kvs_run *run, struct kvs_sample *s)
 {
@@ -598,7 +611,7 @@ static void kvs_run_measure(struct kvs_run *run, struct kvs_sample *s)
 	unsigned int i;
 	u64 t0;
 
-	wait_for_completion(&run->all_ready);
+	kvs_run_wait(run, &run->all_ready);
 	for (i = 0; i < run->nr; i++)
 		s->live += run->th[i].nr_busy;
 	if (a) {
@@ -610,7 +623,7 @@ static void kvs_run_measure(struct kvs_run *run, struct kvs_sample *s)
 	}
 	t0 = local_clock();
 	complete_all(&run->go);
-	wait_for_completion(&run->all_done);
+	kvs_run_wait(run, &run->all_done);
 	s->wall_ns = local_clock() - t0;
 	if (a) {
 		s->idx_ops = kvs_idx_ops(a) - idx;

@@ -17,6 +17,7 @@
  *   selftest [seed=N] [ops=N]
  *   bench [scaling] [populate] [workload=W,..] [target=T,..] [threads=N] [loops=N]
  *         [busy=N] [reps=N] [budget_ms=N] [seed=N]
+ *   inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
  * are absolute addresses (0x...) or offsets into the arena written +N
@@ -35,6 +36,7 @@
 #include "backing.h"
 #include "bench.h"
 #include "control.h"
+#include "inject.h"
 #include "selftest.h"
 
 #define KVS_MAX_ARGS	8
@@ -381,6 +383,17 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 #define KVS_BENCH_USAGE \
 	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed=N]"
 
+static int kvs_cmd_inject(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	char out[KVS_CMD_MAX - 1];
+	int err;
+
+	err = kvs_inject_cmd(argc, argv, out, sizeof(out), &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "%s", out);
+}
+
 static const struct kvs_cmd kvs_cmds[] = {
 	{ "alloc", kvs_cmd_alloc,
 	  "alloc SIZE [align=A] [vstart=X vend=Y] [top] [populate]" },
@@ -395,6 +408,8 @@ static const struct kvs_cmd kvs_cmds[] = {
 	{ "pcpu", kvs_cmd_pcpu, "pcpu on|off" },
 	{ "selftest", kvs_cmd_selftest, "selftest [seed=N] [ops=N]" },
 	{ "bench", kvs_cmd_bench, KVS_BENCH_USAGE },
+	{ "inject", kvs_cmd_inject,
+	  "inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]" },
 };
 
 /* === Dispatch === */
@@ -474,7 +489,17 @@ int kvs_ctl_exec(struct kvs_ctl *ctl, char *line)
 	int err = kvs_ctl_run(ctl, line);
 
 	if (err)
-		kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
-			    ctl->err.msg[0] ? ctl->err.msg : "failed");
+		kvs_ctl_error(ctl, err);
 	return err;
+}
+
+/**
+ * kvs_ctl_error() - set the read-back text of a failed write.
+ * @ctl: the open file's state.
+ * @err: the negative errno the write returns; the reason is in @ctl->err.
+ */
+void kvs_ctl_error(struct kvs_ctl *ctl, int err)
+{
+	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
+		    ctl->err.msg[0] ? ctl->err.msg : "failed");
 }

@@ -30,5 +30,6 @@ struct kvs_ctl {
 
 __printf(2, 3) int kvs_ctl_out(struct kvs_ctl *ctl, const char *fmt, ...);
 int kvs_ctl_exec(struct kvs_ctl *ctl, char *line);
+void kvs_ctl_error(struct kvs_ctl *ctl, int err);
 
 #endif /* KVASHIM_CONTROL_H */

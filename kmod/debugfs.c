@@ -3,13 +3,18 @@
  * kvashim: the files under /sys/kernel/debug/kvashim/.
  *
  *   control  0600  commands in (see control.c), results read back
- *   stats    0444  "name value" lines; no addresses
+ *   stats    0400  "name value" lines; no addresses
  *   areas    0400  one line per indexed area: start-end size flags
  *                   ("pages": populated; "lazy": freed, awaiting the purge)
  *   arena    0400  the reserved range: start-end size
  *   selftest 0400  the KTAP report of the last "selftest" command
- *   results  0444  the last "bench": one key=value line per result
- *   histograms 0444  the last "bench": latency histogram of each result
+ *   results  0400  the last "bench": one key=value line per result
+ *   histograms 0400  the last "bench": latency histogram of each result
+ *   inject   0400  fault injection: each site's mode and counts
+ *
+ * Root only, and no more than each file needs: only control is writable,
+ * and only it takes commands.  Under lockdown, debugfs refuses to open
+ * the writable file and still serves the read-only ones.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,6 +28,7 @@
 #include "bench.h"
 #include "control.h"
 #include "debugfs.h"
+#include "inject.h"
 #include "selftest.h"
 
 static struct dentry *kvs_dir;
@@ -52,6 +58,7 @@ static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
 {
 	struct kvs_ctl *ctl = file->private_data;
 	char *line = NULL;
+	bool ran = false;
 	int err;
 
 	mutex_lock(&ctl->lock);
@@ -73,9 +80,11 @@ static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
 		goto out;
 	}
 	err = kvs_ctl_exec(ctl, line);
+	ran = true;
 out:
-	if (err && !line)
-		kvs_ctl_out(ctl, "error: %s", ctl->err.msg);
+	/* Refused before it ran: the reason, not the previous result. */
+	if (err && !ran)
+		kvs_ctl_error(ctl, err);
 	/*
 	 * The result is read back from the start.  A failed write() does not
 	 * store *ppos back into f_pos, so reset both.
@@ -245,12 +254,13 @@ void kvs_debugfs_init(struct kvs_arena *a)
 {
 	kvs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("control", 0600, kvs_dir, a, &kvs_ctl_fops);
-	debugfs_create_file("stats", 0444, kvs_dir, a, &stats_fops);
+	debugfs_create_file("stats", 0400, kvs_dir, a, &stats_fops);
 	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
 	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);
 	debugfs_create_file("selftest", 0400, kvs_dir, a, &selftest_fops);
-	debugfs_create_file("results", 0444, kvs_dir, a, &results_fops);
-	debugfs_create_file("histograms", 0444, kvs_dir, a, &histograms_fops);
+	debugfs_create_file("results", 0400, kvs_dir, a, &results_fops);
+	debugfs_create_file("histograms", 0400, kvs_dir, a, &histograms_fops);
+	kvs_inject_debugfs(kvs_dir);
 }
 
 void kvs_debugfs_exit(void)

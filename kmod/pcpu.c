@@ -40,6 +40,7 @@
 #include <linux/spinlock.h>
 
 #include "arena.h"
+#include "inject.h"
 #include "pcpu.h"
 #include "trace.h"
 
@@ -97,10 +98,11 @@ static struct kvs_chunk *kvs_chunk_new(struct kvs_arena *a)
 	};
 	struct kvs_chunk *c;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kvs_inject(KVS_INJ_CHUNK) ? NULL : kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return NULL;
-	c->slots = kvcalloc(p->size >> PAGE_SHIFT, sizeof(*c->slots),
+	c->slots = kvs_inject(KVS_INJ_CHUNK) ? NULL :
+		   kvcalloc(p->size >> PAGE_SHIFT, sizeof(*c->slots),
 			    GFP_KERNEL);
 	if (!c->slots)
 		goto free;

@@ -177,3 +177,8 @@ dmesg_mark() {
 dmesg_since() {
 	dmesg | tail -n +"$((KVS_DMESG_MARK + 1))"
 }
+
+# Kernel log lines of kvashim that are not noise: a load and an unload
+# say one line each, and the first load taints the kernel.
+# shellcheck disable=SC2034 # used by the cases that source this file
+KVS_LOG_OK='arena indexed by|unloaded with [0-9]+ live areas|taints kernel|module verification failed'

@@ -44,8 +44,9 @@ else
 	tap_not_ok "debugfs arena file agrees" "$range" "$line"
 fi
 
-modes=$(stat -c '%n %a' "$KVS_DIR"/control "$KVS_DIR"/stats "$KVS_DIR"/areas "$KVS_DIR"/arena | sed "s|$KVS_DIR/||" | tr '\n' ' ')
-if [ "$modes" = "control 600 stats 444 areas 400 arena 400 " ]; then
+# Root only, the least each file needs: control 0600, everything else 0400.
+modes=$(stat -c '%n %a %U' "$KVS_DIR"/* | sed "s|$KVS_DIR/||" | sort | tr '\n' ' ')
+if [ "$modes" = "areas 400 root arena 400 root control 600 root histograms 400 root inject 400 root results 400 root selftest 400 root stats 400 root " ]; then
 	tap_ok "debugfs file modes ($modes)"
 else
 	tap_not_ok "debugfs file modes" "$modes"

@@ -119,6 +119,30 @@ ok_if "purge after free all" ctl purge
 expect_stats "nothing held after free all and purge" \
 	backed_pages 0 lazy_areas 0 populated_areas 0 live_areas 0
 
+# --- injected failures: pages, then page tables ---
+objs=$(kvs_stat area_objects)
+ok_if "arm the page site" ctl inject page nth=1
+expect_errno "a populated alloc whose pages fail" "$ENOMEM" alloc 16K populate
+expect_stats "nothing indexed, nothing held" live_areas 0 lazy_areas 0 backed_pages 0
+ok_if "arm the pte site" ctl inject pte nth=1
+expect_errno "a populated alloc whose page tables fail" "$ENOMEM" alloc 16K populate
+case $KC_OUT in
+*"page tables"*) tap_ok "the reason names the page tables" ;;
+*) tap_not_ok "the reason names the page tables" "$KC_OUT" ;;
+esac
+expect_stats "its range is retired to the lazy list, its pages freed" \
+	live_areas 0 lazy_areas 1 lazy_pages 0 backed_pages 0
+check_ok "after the injected page-table failure"
+expect_out "the purge gives the range back" "purged 1" purge
+ok_if "disarm" ctl inject off
+sleep 1	# tracking objects go back to their slab after an RCU grace period
+expect_stats "every tracking object is back in its slab" area_objects "$objs"
+x=$(ctl alloc 16K populate)
+expect_out "disarmed, the same request succeeds and maps its pages" \
+	"present 4 of 4" ptes "$x" 16K
+ctl free all >/dev/null
+ctl purge >/dev/null
+
 # --- pages return ---
 # MemFree moves by whole per-CPU page lists at a time (pages parked there
 # are not counted free) and with whatever else the guest frees meanwhile

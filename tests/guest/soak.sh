@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# soak.sh [SECONDS]: random operations on the live arena from one writer per
+# CPU, with "check" every second, for SECONDS (default KVS_SOAK_SECONDS or
+# 600). The time is split into eight segments: each backend with the per-CPU
+# overlay off, then on. Prints a summary (operations, failures by errno,
+# slowest round trip, checks) and exits non-zero if a check failed, a
+# result was unexpected or the kernel log is not clean. Run in the guest by
+# tests/soak.sh (`make soak`).
+set -u
+# shellcheck source=tests/guest/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+total=${1:-${KVS_SOAK_SECONDS:-600}}
+seed=${KVS_SOAK_SEED:-$$}
+seg=$((total / 8))
+((seg >= 2)) || seg=2
+ncpu=$(nproc)
+work=/tmp/kvs-soak
+rm -rf "$work"
+mkdir -p "$work"
+echo "# soak: ${total}s in 8 segments of ${seg}s, $ncpu writers, seed $seed"
+
+# writer TAG N SECONDS: random alloc/free/find; writes its operation count,
+# errno counts, slowest round trip and unexpected results to $work/w.TAG-N.
+writer() {
+	local id=$1-$2 until=$((SECONDS + $3)) fd out t0 dt max=0 ops=0 bad=0 e
+	local -a held=()
+	local -A errs=()
+	RANDOM=$((seed + segno * 131 + $2 * 7919))
+	exec {fd}<>"$KVS_DIR/control"
+	while ((SECONDS < until)); do
+		local r=$((RANDOM % 100)) cmd
+		if ((r < 45 || ${#held[@]} == 0)); then
+			cmd="alloc $((RANDOM % 64 + 1))K"
+			((RANDOM % 4 == 0)) && cmd+=" align=$((4 << (RANDOM % 10)))K"
+			((RANDOM % 5 == 0)) && cmd+=" top"
+			((RANDOM % 6 == 0)) && cmd+=" vstart=+$((RANDOM % 512))M vend=+$((512 + RANDOM % 512))M"
+		elif ((r < 90)); then
+			local i=$((RANDOM % ${#held[@]}))
+			cmd="free ${held[$i]}"
+			held[i]=${held[-1]}
+			unset 'held[-1]'
+		else
+			cmd="find +$((RANDOM % 1024))M"
+		fi
+		t0=${EPOCHREALTIME/./}
+		printf '%s\n' "$cmd" 1>&"$fd" 2>/dev/null
+		IFS= read -r out <&"$fd"
+		dt=$((${EPOCHREALTIME/./} - t0))
+		((dt > max)) && max=$dt
+		ops=$((ops + 1))
+		case $out in
+		"error: "*)
+			e=${out#error: }
+			e=${e%%:*}
+			errs[$e]=$((${errs[$e]:-0} + 1))
+			# Expected: ENOMEM (full), ENOENT (find of a hole), ERANGE
+			# (an aligned area larger than its window).
+			case $e in ENOMEM | ENOENT | ERANGE) ;; *) bad=$((bad + 1)); echo "# $cmd: $out" ;; esac
+			;;
+		0x*) [[ $cmd == alloc* ]] && held+=("$out") ;;
+		esac
+	done
+	exec {fd}>&-
+	{
+		echo "ops $ops"
+		echo "max_us $max"
+		echo "bad $bad"
+		for e in "${!errs[@]}"; do echo "err_$e ${errs[$e]}"; done
+	} >"$work/w.$id"
+}
+
+checks=0 check_fail=0 segno=0
+dmesg_mark
+kvs_load arena_size=1G pcpu=1 chunk_size=16M || exit 1
+kc pcpu off
+for pcpu in off on; do
+	kc pcpu "$pcpu"
+	for be in maple maple-dual rbtree list; do
+		segno=$((segno + 1))
+		kc backend "$be" || { echo "# backend $be: $KC_OUT"; check_fail=$((check_fail + 1)); }
+		pids=()
+		for id in $(seq "$ncpu"); do
+			writer "$be-$pcpu" "$id" "$seg" &
+			pids+=($!)
+		done
+		end=$((SECONDS + seg))
+		while ((SECONDS < end)); do
+			sleep 1
+			checks=$((checks + 1))
+			kc check || { check_fail=$((check_fail + 1)); echo "# check ($be, pcpu $pcpu): $KC_OUT"; }
+		done
+		wait "${pids[@]}"
+		kc free all >/dev/null
+		checks=$((checks + 1))
+		kc check || { check_fail=$((check_fail + 1)); echo "# check after free all: $KC_OUT"; }
+		echo "# segment $be pcpu $pcpu: $(cat "$work/w.$be-$pcpu-"* | awk '$1 == "ops" { n += $2 } END { print n }') ops"
+	done
+done
+kvs_unload
+cat "$work"/w.* | awk -v checks="$checks" -v cf="$check_fail" '
+	$1 == "ops" { ops += $2; next }
+	$1 == "max_us" { if ($2 > max) max = $2; next }
+	$1 == "bad" { bad += $2; next }
+	{ err[$1] += $2 }
+	END {
+		printf "soak: %d ops, %d checks (%d failed), %d unexpected results, slowest round trip %d us\n", ops, checks, cf, bad, max
+		printf "soak: failures by errno:"
+		for (e in err) printf " %s=%d", substr(e, 5), err[e]
+		printf "\n"
+		exit (cf || bad) ? 1 : 0
+	}'
+rc=$?
+log=$(dmesg_since | grep -i -E 'kvashim|BUG|WARNING|Call Trace' | grep -v -E "$KVS_LOG_OK" | grep -v 'unloaded with')
+if [ -n "$log" ]; then
+	echo "soak: kernel log:"
+	echo "$log"
+	rc=1
+else
+	echo "soak: kernel log clean"
+fi
+exit "$rc"
