@@ -9,8 +9,9 @@
 # built with `make -C <headers> M=<that dir> modules`, cross-compiling when the kernel's
 # arch is not the host's. Kernels of another suite than the host's (6.12, 7.x: their
 # headers want that suite's gcc) are built in a chroot of the suite's root (KVS_ROOT in
-# kvs-kernel.env), in a private mount namespace with /proc, /dev and the build dir
-# mounted inside it; nothing stays mounted afterwards.
+# kvs-kernel.env; an arm64 root runs its gcc through qemu-user), in a private mount
+# namespace with /proc, /dev and the build dir mounted inside it; nothing stays mounted
+# afterwards.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -121,14 +122,17 @@ build() {
 	kvs_lock "build-${bdir##*/}"
 	sync_sources "$src" "$bdir"
 
-	local -a vars
-	mapfile -t vars < <(cross_vars "$KVS_ARCH")
+	local -a vars=()
+	# A root of the kernel's own suite and arch builds natively (a foreign one through
+	# qemu-user): no cross compiler.
+	[[ -z $KVS_ROOT ]] && mapfile -t vars < <(cross_vars "$KVS_ARCH")
 	touch "$bdir/.kvs-build-start"
 	local -a make=(make -C "$KVS_HEADERS" M="$bdir" "${vars[@]}" -j"$(nproc)" modules)
 	log "building module in $bdir against $KVS_HEADERS${KVS_ROOT:+ (in a chroot of $KVS_ROOT)}"
 	if [[ -n $KVS_ROOT ]]; then
 		[[ -f $KVS_ROOT$KVS_HEADERS/Makefile ]] ||
 			die "no headers at $KVS_HEADERS in $KVS_ROOT (run fetch-kernel.sh)"
+		kvs_ensure_binfmt "$KVS_ARCH"
 		make=(in_root "$KVS_ROOT" "$bdir" "${make[@]}")
 	fi
 	if ! "${make[@]}" >"$bdir/build.log" 2>&1; then
