@@ -114,10 +114,14 @@ build() {
 	# shellcheck disable=SC2046 # a word list by construction
 	kvs_need_pkgs $(toolchain_pkgs "$KVS_ARCH" "$KVS_ROOT")
 
+	# One build dir per kernel and source tree: clones and worktrees that share the
+	# cache must not build into each other's objects.
 	local bdir="$KVS_CACHE/build/$KVS_KVER-$KVS_ARCH"
 	if [[ -n $src ]]; then
 		src=$(cd "$src" && pwd) || die "no such directory: $1"
 		bdir="$bdir-$(basename "$src")-$(echo "$src" | sha256sum | cut -c1-8)"
+	else
+		bdir="$bdir-$(basename "$KVS_REPO")-$(echo "$KVS_REPO" | sha256sum | cut -c1-8)"
 	fi
 	kvs_lock "build-${bdir##*/}"
 	sync_sources "$src" "$bdir"
@@ -135,7 +139,19 @@ build() {
 		kvs_ensure_binfmt "$KVS_ARCH"
 		make=(in_root "$KVS_ROOT" "$bdir" "${make[@]}")
 	fi
-	if ! "${make[@]}" >"$bdir/build.log" 2>&1; then
+	local rc=0
+	"${make[@]}" >"$bdir/build.log" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		# An incremental build can trip over objects of an older tree (a header
+		# that no longer exists): start once more from a clean directory.
+		log "build failed; retrying from a clean build directory"
+		find "$bdir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+		sync_sources "$src" "$bdir"
+		touch "$bdir/.kvs-build-start"
+		rc=0
+		"${make[@]}" >"$bdir/build.log" 2>&1 || rc=$?
+	fi
+	if ((rc != 0)); then
 		cat "$bdir/build.log" >&2
 		die "module build failed for $KVS_KVER ($KVS_ARCH); log: $bdir/build.log"
 	fi
