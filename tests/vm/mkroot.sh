@@ -53,7 +53,7 @@ sources_for() {
 build_root() {
 	local suite=$1 arch=$2 dir=$3 pkgs=$4 tmp log
 	tmp="$dir.tmp.$$"
-	log="$KVS_CACHE/roots/$suite-$arch.log"
+	log="$dir.log"
 	rm -rf "$tmp"
 	local -a sources
 	mapfile -t sources < <(sources_for "$suite")
