@@ -84,6 +84,19 @@ mapfile -t scripts < <(git ls-files | while read -r f; do
 done)
 report "shellcheck (${#scripts[@]} scripts)" "$(shellcheck -x -S style "${scripts[@]}" 2>&1 || true)"
 
+# compat.h is the only file that tests the kernel version, and every version test
+# there carries a one-line "/* vX.Y: what changed */" on the line before or after.
+out=$(grep -rn --include='*.[ch]' -e LINUX_VERSION_CODE -e KERNEL_VERSION kmod/ |
+	grep -v '^kmod/compat\.h:' || true)
+out+=$(awk '{ l[NR] = $0 }
+	END {
+		for (i = 1; i <= NR; i++)
+			if (l[i] ~ /^#(el)?if.*(LINUX_VERSION_CODE|KERNEL_VERSION)/ &&
+			    l[i - 1] !~ /\/\* v[0-9]+\.[0-9]+: / && l[i + 1] !~ /\/\* v[0-9]+\.[0-9]+: /)
+				printf "kmod/compat.h:%d: version test without a /* vX.Y: ... */ note\n", i
+	}' kmod/compat.h)
+report "version tests only in compat.h, each with a vX.Y note" "$out"
+
 mod=$(sed -n 's/^#define KVS_VERSION "\(.*\)"/\1/p' kmod/main.c)
 dkms=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 [[ -n $mod && $mod == "$dkms" ]] && out="" || out="MODULE_VERSION '$mod', dkms.conf '$dkms'"

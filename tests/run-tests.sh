@@ -14,24 +14,41 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: $kvs_prog [-h] [--kernels "S..."] [--arches "A..."] [-- RUN_SH_OPTION...]
+usage: $kvs_prog [-h] [--kernels "S..."] [--arches "A..."] [--matrix "S/A..."]
+       [-- RUN_SH_OPTION...]
 
-Run the guest test suite on every kernel series x arch.
-  --kernels LIST   kernel series (env KERNELS; default "6.1"); also 6.12 and 7.x
-                   (amd64 only, opt-in: each builds a root of its suite once, minutes)
-  --arches LIST    architectures (env ARCHES; default "amd64 arm64")
+Run the guest test suite on every (kernel series, arch) of the matrix.
+default matrix: $DEFAULT_MATRIX
+  --kernels LIST   kernel series (env KERNELS): 6.1 (bookworm), 6.12 (trixie),
+                   7.x (newest 7.x of trixie-backports), and any of them with -rt
+                   (the PREEMPT_RT flavour, e.g. 6.12-rt); with --arches, runs
+                   KERNELS x ARCHES instead of the default matrix
+  --arches LIST    architectures (env ARCHES; default "amd64 arm64" when KERNELS
+                   is given, else the default matrix's entries of these arches)
+  --matrix LIST    explicit series/arch pairs (env MATRIX), e.g. "6.1/arm64 7.x/amd64"
   -- ...           further options for tests/vm/run.sh (e.g. --smp 1 --console)
+Kernels of another suite than this host's build a root of their suite once (minutes).
 environment:
   KVS_CASES          subset of tests/guest/cases/ (names or globs), passed to the guest
-  KVS_CASE_TIMEOUT   per-case time limit in the guest, seconds (default 600)
-  KVS_VM_TIMEOUT     time limit of one VM run, seconds (default 2400)
+  KVS_CASE_TIMEOUT   per-case time limit in the guest, seconds (default 1800: DKMS builds
+                     the module inside the guest, minutes under TCG)
+  KVS_VM_TIMEOUT     time limit of one VM run, seconds (default 5400)
+  KVS_DKMS=1         also run DKMS inside each guest (97-dkms: add, build,
+                     install, modprobe, remove); off by default: a dkms build
+                     takes 5-25 min under TCG
+  KVS_DKMS_OLD=0     skip the host-side check that DKMS refuses a 5.10 kernel
   KVS_CACHE          cache of kernels, builds and run logs (default /var/cache/kvashim)
 exit status: 0 if every case passed and at least one ran, 1 otherwise.
 EOF
 }
 
-kernels=${KERNELS:-6.1}
-arches=${ARCHES:-amd64 arm64}
+# What every `make test` runs (CI: about 25 minutes on a fresh 2-core machine,
+# kernels and roots downloaded and built; see tests/vm/README.md).
+DEFAULT_MATRIX="6.1/amd64 6.1/arm64 7.x/amd64"
+
+kernels=${KERNELS:-}
+arches=${ARCHES:-}
+matrix=${MATRIX:-}
 run_opts=()
 
 # Totals and the summary table's rows.
@@ -46,6 +63,7 @@ parse_args() {
 		case $1 in
 		--kernels) kernels=${2:?}; shift ;;
 		--arches) arches=${2:?}; shift ;;
+		--matrix) matrix=${2:?}; shift ;;
 		-h | --help) usage; exit 0 ;;
 		--) shift; run_opts=("$@"); break ;;
 		*) echo "$kvs_prog: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -90,10 +108,11 @@ run_one() {
 		return
 	fi
 	run="$KVS_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$kver-$arch"
-	local -a env=(--env "KVS_CASE_TIMEOUT=${KVS_CASE_TIMEOUT:-600}")
+	local -a env=(--env "KVS_CASE_TIMEOUT=${KVS_CASE_TIMEOUT:-1800}")
 	[[ -n ${KVS_CASES:-} ]] && env+=(--env "KVS_CASES=$KVS_CASES")
+	env+=(--env "KVS_DKMS=${KVS_DKMS:-0}")
 	"$KVS_REPO/tests/vm/run.sh" --series "$series" --arch "$arch" --run-dir "$run" \
-		--timeout "${KVS_VM_TIMEOUT:-2400}" --follow "${env[@]}" "${run_opts[@]}" \
+		--timeout "${KVS_VM_TIMEOUT:-5400}" --follow "${env[@]}" "${run_opts[@]}" \
 		-- tests/guest/run-all.sh || rc=$?
 
 	local p f s
@@ -137,19 +156,61 @@ summary() {
 	if ((t_cases == 0)); then
 		echo "$kvs_prog: no test case ran" >&2
 	fi
+	echo "total wall time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 	local line="$t_pass passed, $t_fail failed"
 	((t_skip > 0)) && line+=", $t_skip skipped"
 	echo "$line"
 }
 
+# The (series, arch) pairs to run, one "series/arch" a line: --matrix as given; else
+# KERNELS x ARCHES when KERNELS is set; else the default matrix, filtered by ARCHES.
+pairs() {
+	local k a p
+	if [[ -n $matrix ]]; then
+		# shellcheck disable=SC2086 # a word list
+		printf '%s\n' $matrix
+	elif [[ -n $kernels ]]; then
+		for k in $kernels; do
+			for a in ${arches:-amd64 arm64}; do
+				echo "$k/$a"
+			done
+		done
+	else
+		for p in $DEFAULT_MATRIX; do
+			[[ -z $arches || " $arches " == *" ${p#*/} "* ]] && echo "$p"
+		done
+	fi
+	return 0
+}
+
+# Host-side: DKMS refuses a kernel without the maple tree (tests/vm/dkms-old-kernel.sh,
+# against Debian's 5.10 headers). One row of the summary, "5.10 amd64".
+run_dkms_old() {
+	local t0=$SECONDS out p f s tap
+	echo "# ==== dkms.conf against 5.10 headers (host) ===="
+	out=$("$KVS_REPO/tests/vm/dkms-old-kernel.sh" 2>&1) ||
+		grep -q '^not ok' <<<"$out" || out+=$'\nnot ok - dkms-old-kernel.sh failed to run'
+	printf '%s\n' "$out"
+	tap=$(mktemp)
+	printf '%s\n' "$out" >"$tap"
+	read -r p f s < <(count_tap "$tap")
+	rm -f "$tap"
+	t_cases=$((t_cases + p + f + s))
+	add_row 5.10 amd64 "$p" "$f" "$s" $((SECONDS - t0)) "(host: dkms build -k 5.10)"
+}
+
 main() {
 	parse_args "$@"
-	local k a
-	for k in $kernels; do
-		for a in $arches; do
-			run_one "$k" "$a"
-		done
+	local p
+	local -a todo
+	mapfile -t todo < <(pairs)
+	echo "# matrix: ${todo[*]}"
+	for p in "${todo[@]}"; do
+		[[ -n $p ]] || continue
+		[[ $p == */* ]] || die "matrix entry '$p' is not SERIES/ARCH"
+		run_one "${p%/*}" "${p#*/}"
 	done
+	[[ ${KVS_DKMS_OLD:-1} == 0 ]] || run_dkms_old
 	summary
 	((t_fail == 0 && t_cases > 0))
 }

@@ -9,8 +9,9 @@
 # built with `make -C <headers> M=<that dir> modules`, cross-compiling when the kernel's
 # arch is not the host's. Kernels of another suite than the host's (6.12, 7.x: their
 # headers want that suite's gcc) are built in a chroot of the suite's root (KVS_ROOT in
-# kvs-kernel.env), in a private mount namespace with /proc, /dev and the build dir
-# mounted inside it; nothing stays mounted afterwards.
+# kvs-kernel.env; an arm64 root runs its gcc through qemu-user), in a private mount
+# namespace with /proc, /dev and the build dir mounted inside it; nothing stays mounted
+# afterwards.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -27,8 +28,7 @@ Build the module for the kernel unpacked in KERNEL_DIR and print the .ko path.
   --out DIR         copy the .ko into DIR (under the build lock) and print the
                     copy's path: a snapshot that a later build cannot change while a
                     VM is still loading it
-Build dir: \$KVS_CACHE/build/<kver>-<arch>-<hash of the source tree's path>/ (KVS_CACHE=$KVS_CACHE);
-log in build.log.
+Build dir: \$KVS_CACHE/build/<kver>-<arch>/ (KVS_CACHE=$KVS_CACHE); log in build.log.
 EOF
 }
 
@@ -114,30 +114,44 @@ build() {
 	# shellcheck disable=SC2046 # a word list by construction
 	kvs_need_pkgs $(toolchain_pkgs "$KVS_ARCH" "$KVS_ROOT")
 
-	# One build directory per source tree: make decides what to rebuild by
-	# mtimes, and two checkouts (git worktrees) synced in turn into one
-	# directory leave objects built against the other tree's headers.
+	# One build dir per kernel and source tree: clones and worktrees that share the
+	# cache must not build into each other's objects.
 	local bdir="$KVS_CACHE/build/$KVS_KVER-$KVS_ARCH"
 	if [[ -n $src ]]; then
 		src=$(cd "$src" && pwd) || die "no such directory: $1"
 		bdir="$bdir-$(basename "$src")-$(echo "$src" | sha256sum | cut -c1-8)"
 	else
-		bdir="$bdir-$(echo "$KVS_REPO" | sha256sum | cut -c1-8)"
+		bdir="$bdir-$(basename "$KVS_REPO")-$(echo "$KVS_REPO" | sha256sum | cut -c1-8)"
 	fi
 	kvs_lock "build-${bdir##*/}"
 	sync_sources "$src" "$bdir"
 
-	local -a vars
-	mapfile -t vars < <(cross_vars "$KVS_ARCH")
+	local -a vars=()
+	# A root of the kernel's own suite and arch builds natively (a foreign one through
+	# qemu-user): no cross compiler.
+	[[ -z $KVS_ROOT ]] && mapfile -t vars < <(cross_vars "$KVS_ARCH")
 	touch "$bdir/.kvs-build-start"
 	local -a make=(make -C "$KVS_HEADERS" M="$bdir" "${vars[@]}" -j"$(nproc)" modules)
 	log "building module in $bdir against $KVS_HEADERS${KVS_ROOT:+ (in a chroot of $KVS_ROOT)}"
 	if [[ -n $KVS_ROOT ]]; then
 		[[ -f $KVS_ROOT$KVS_HEADERS/Makefile ]] ||
 			die "no headers at $KVS_HEADERS in $KVS_ROOT (run fetch-kernel.sh)"
+		kvs_ensure_binfmt "$KVS_ARCH"
 		make=(in_root "$KVS_ROOT" "$bdir" "${make[@]}")
 	fi
-	if ! "${make[@]}" >"$bdir/build.log" 2>&1; then
+	local rc=0
+	"${make[@]}" >"$bdir/build.log" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		# An incremental build can trip over objects of an older tree (a header
+		# that no longer exists): start once more from a clean directory.
+		log "build failed; retrying from a clean build directory"
+		find "$bdir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+		sync_sources "$src" "$bdir"
+		touch "$bdir/.kvs-build-start"
+		rc=0
+		"${make[@]}" >"$bdir/build.log" 2>&1 || rc=$?
+	fi
+	if ((rc != 0)); then
 		cat "$bdir/build.log" >&2
 		die "module build failed for $KVS_KVER ($KVS_ARCH); log: $bdir/build.log"
 	fi

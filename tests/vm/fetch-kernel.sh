@@ -28,20 +28,22 @@ Download and unpack the current Debian kernel of SERIES for ARCH into
 \$KVS_CACHE/kernels/<kver>-<arch>/ (KVS_CACHE=$KVS_CACHE), make its headers
 available, and print the kernel release (e.g. 6.1.0-56-amd64) on stdout.
 
-  SERIES  6.1   (bookworm, this host's suite; amd64 | arm64)
-          6.12  (trixie; amd64)
-          7.x   (the newest 7.x of trixie-backports, else of sid; amd64)
+  SERIES  6.1   (bookworm, this host's suite)
+          6.12  (trixie)
+          7.x   (the newest 7.x of trixie-backports, else of sid)
+          any of them with -rt: the PREEMPT_RT flavour (linux-image-rt-<arch>)
   ARCH    amd64 | arm64
 6.12 and 7.x also build (once, minutes) a root of their suite with the kernel's
-headers and compiler: \$KVS_CACHE/roots/<suite>-<arch>/ (tests/vm/mkroot.sh).
+headers and compiler: \$KVS_CACHE/roots/<suite>[-rt]-<arch>/ (tests/vm/mkroot.sh).
 EOF
 }
 
 # ---- resolving -------------------------------------------------------------------
 
-# Print the versioned image package the suite's meta package depends on right now.
+# Print the versioned image package the suite's meta package (linux-image-FLAVOUR)
+# depends on right now.
 resolve_image_pkg() {
-	local arch=$1 meta="linux-image-$1" dep
+	local arch=$1 meta="linux-image-$2" dep
 	[[ $arch != "$(kvs_host_arch)" ]] && meta="$meta:$arch"
 	local info
 	# One apt-cache call (each costs ~0.7 s here); refresh the lists only if needed.
@@ -126,8 +128,8 @@ host_headers() {
 # Its scripts/ and tools/ links point to ../../lib/linux-kbuild-<series>: re-point them
 # at the host's linux-kbuild (host binaries; same kernel version).
 foreign_headers() {
-	local kver=$1 arch=$2 series=$3 dir=$4 abi
-	abi=${kver%-"$arch"}
+	local kver=$1 flavour=$2 series=$3 dir=$4 abi arch=${2#rt-}
+	abi=${kver%-"$flavour"}
 	kvs_need_pkgs "linux-headers-$abi-common" "linux-kbuild-$series"
 	local hdir="$dir/headers/usr/src/linux-headers-$kver"
 	if [[ ! -f $hdir/Makefile ]]; then
@@ -148,17 +150,17 @@ foreign_headers() {
 
 # ---- other suites (6.12, 7.x) ----------------------------------------------------
 
-# Print "VERSION" of the newest linux-image-<arch> in SUITE's private lists whose
+# Print "VERSION" of the newest linux-image-FLAVOUR in SUITE's private lists whose
 # version matches the series pattern; nothing if there is none.
 newest_meta_version() {
-	local suite=$1 arch=$2 pat=$3 v best=''
+	local suite=$1 flavour=$2 pat=$3 v best=''
 	while read -r v; do
 		# shellcheck disable=SC2053 # $pat is a pattern on purpose
 		[[ $v == $pat ]] || continue
 		if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$best"; then
 			best=$v
 		fi
-	done < <(kvs_papt "$suite" apt-cache show "linux-image-$arch" 2>/dev/null |
+	done < <(kvs_papt "$suite" apt-cache show "linux-image-$flavour" 2>/dev/null |
 		sed -n 's/^Version: *//p')
 	echo "$best"
 }
@@ -176,26 +178,29 @@ image_debs_of() {
 
 # Resolve, download and unpack the kernel of SERIES from a suite that is not the
 # host's, build the suite's root with the kernel's headers, print "<kver> <suite>".
+# Another arch than the host's goes through its own private apt configuration
+# (SUITE/ARCH), which treats that arch as native.
 fetch_other_suite() {
-	local series=$1 arch=$2 suite=$3 pat meta_ver
-	[[ $arch == "$(kvs_host_arch)" ]] ||
-		die "series $series is supported on $(kvs_host_arch) only (asked: $arch)"
+	local series=$1 arch=$2 suite=$3 pat meta_ver flavour psuite
+	flavour=$(kvs_flavour "$series" "$arch")
 	pat=$(kvs_series_pattern "$series")
-	kvs_papt_init "$suite"
-	meta_ver=$(newest_meta_version "$suite" "$arch" "$pat")
+	psuite="$suite/$arch"
+	kvs_papt_init "$psuite"
+	meta_ver=$(newest_meta_version "$psuite" "$flavour" "$pat")
 	if [[ -z $meta_ver && $suite == *-backports ]]; then
-		log "$suite has no linux-image-$arch $pat; trying sid"
+		log "$suite has no linux-image-$flavour $pat; trying sid"
 		suite=sid
-		kvs_papt_init "$suite"
-		meta_ver=$(newest_meta_version "$suite" "$arch" "$pat")
+		psuite="$suite/$arch"
+		kvs_papt_init "$psuite"
+		meta_ver=$(newest_meta_version "$psuite" "$flavour" "$pat")
 	fi
-	[[ -n $meta_ver ]] || die "no linux-image-$arch of version $pat in $suite"
+	[[ -n $meta_ver ]] || die "no linux-image-$flavour of version $pat in $suite"
 
 	local dep pkg kver ver
-	dep=$(kvs_papt "$suite" apt-cache show "linux-image-$arch=$meta_ver" | sed -n 's/^Depends: *//p' |
+	dep=$(kvs_papt "$psuite" apt-cache show "linux-image-$flavour=$meta_ver" | sed -n 's/^Depends: *//p' |
 		head -n1 | tr ',' '\n' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\) *(= *\([^)]*\)).*/\1 \2/p' |
 		head -n1)
-	[[ -n $dep ]] || die "cannot find the versioned image in the Depends of linux-image-$arch=$meta_ver ($suite)"
+	[[ -n $dep ]] || die "cannot find the versioned image in the Depends of linux-image-$flavour=$meta_ver ($suite)"
 	read -r pkg ver <<<"$dep"
 	kver=${pkg#linux-image-}
 	local dir="$KVS_CACHE/kernels/$kver-$arch"
@@ -203,10 +208,10 @@ fetch_other_suite() {
 	kvs_lock "kernel-$kver-$arch"
 	if [[ ! -f $dir/vmlinuz || ! -f $dir/lib/modules/$kver/modules.dep ]]; then
 		local -a img_pkgs img_debs=()
-		mapfile -t img_pkgs < <(image_debs_of "$suite" "$pkg" "$kver" "$ver")
-		log "downloading ${img_pkgs[*]} ($suite, $ver)"
+		mapfile -t img_pkgs < <(image_debs_of "$psuite" "$pkg" "$kver" "$ver")
+		log "downloading ${img_pkgs[*]} ($suite $arch, $ver)"
 		local d="$KVS_CACHE/debs" p f
-		kvs_papt_download "$suite" "$d" "${img_pkgs[@]/%/=$ver}"
+		kvs_papt_download "$psuite" "$d" "${img_pkgs[@]/%/=$ver}"
 		for p in "${img_pkgs[@]}"; do
 			# apt-get download escapes ':' in versions as %3a; kernel versions have none.
 			f="$d/${p}_${ver}_$arch.deb"
@@ -237,8 +242,9 @@ fetch_foreign_suite() {
 # ---- main ------------------------------------------------------------------------
 
 fetch() {
-	local series=$1 arch=$2 suite host_suite
+	local series=$1 arch=$2 suite host_suite flavour
 	suite=$(kvs_suite_for_series "$series") || die "unknown kernel series '$series'"
+	flavour=$(kvs_flavour "$series" "$arch")
 	host_suite=$(kvs_host_suite)
 	kvs_kernel_arch "$arch" >/dev/null || die "unsupported arch '$arch'"
 	if [[ $suite != "$host_suite" ]]; then
@@ -249,7 +255,7 @@ fetch() {
 	kvs_need_pkgs dpkg-dev kmod
 	ensure_dpkg_arch "$arch"
 	local pkg kver dir
-	pkg=$(resolve_image_pkg "$arch")
+	pkg=$(resolve_image_pkg "$arch" "$flavour")
 	kver=${pkg#linux-image-}
 	dir="$KVS_CACHE/kernels/$kver-$arch"
 
@@ -268,13 +274,19 @@ fetch() {
 	if [[ $arch == "$(kvs_host_arch)" ]]; then
 		hdir=$(host_headers "$kver")
 	else
-		hdir=$(foreign_headers "$kver" "$arch" "$series" "$dir")
+		hdir=$(foreign_headers "$kver" "$flavour" "$(kvs_series_base "$series")" "$dir")
 	fi
 	[[ -f $hdir/Makefile ]] || die "headers for $kver not found at $hdir"
 
 	# In the guest this directory is bind-mounted over /lib/modules/<kver>; give it the
 	# build/source links the headers package gives the host's, so DKMS works there too.
-	ln -sfn "$hdir" "$dir/lib/modules/$kver/build"
+	# A foreign-arch guest boots on a root of its own: its headers, if that root has
+	# them (KVS_ARM64_DKMS=1, see run.sh), are at the standard place there.
+	if [[ $arch == "$(kvs_host_arch)" ]]; then
+		ln -sfn "$hdir" "$dir/lib/modules/$kver/build"
+	else
+		ln -sfn "/usr/src/linux-headers-$kver" "$dir/lib/modules/$kver/build"
+	fi
 
 	write_env "$series" "$arch" "$kver" "$dir" "$hdir" "$suite" ''
 	echo "$kver"

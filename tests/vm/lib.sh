@@ -87,10 +87,23 @@ kvs_apt_download() {
 	fi
 }
 
+# A series is a kernel version line (6.1, 6.12, 7.x), optionally with a flavour
+# suffix: -rt for Debian's PREEMPT_RT kernels (linux-image-rt-<arch>).
+kvs_series_base() { echo "${1%-rt}"; }
+
+# The Debian kernel flavour of SERIES on ARCH: amd64, arm64, rt-amd64, rt-arm64.
+kvs_flavour() {
+	if [[ $1 == *-rt ]]; then
+		echo "rt-$2"
+	else
+		echo "$2"
+	fi
+}
+
 # The Debian suite that ships kernel SERIES. 7.x: the newest 7.x kernel of
 # trixie-backports (fetch-kernel.sh falls back to sid when backports has none).
 kvs_suite_for_series() {
-	case $1 in
+	case $(kvs_series_base "$1") in
 	6.1) echo bookworm ;;
 	6.12) echo trixie ;;
 	7.x) echo trixie-backports ;;
@@ -98,11 +111,13 @@ kvs_suite_for_series() {
 	esac
 }
 
-# The versions of linux-image-<arch> that belong to SERIES, as a shell pattern.
+# The versions of linux-image-<flavour> that belong to SERIES, as a shell pattern.
 kvs_series_pattern() {
-	case $1 in
-	*.x) echo "${1%.x}.*" ;;
-	*) echo "$1.*" ;;
+	local base
+	base=$(kvs_series_base "$1")
+	case $base in
+	*.x) echo "${base%.x}.*" ;;
+	*) echo "$base.*" ;;
 	esac
 }
 
@@ -153,6 +168,8 @@ kvs_mirror_uri() {
 # of their own under $KVS_CACHE/apt/<suite>/ (sources list, lists, caches, an empty dpkg
 # status), passed with APT_CONFIG: the host's sources, lists, caches and dpkg status are
 # never read or written (/etc/apt/apt.conf.d still applies: proxies and the like).
+# A SUITE argument may name an architecture as SUITE/ARCH (default: the host's); that
+# configuration treats ARCH as native (apt/<suite>-<arch>/).
 
 # The one-line sources of SUITE on this machine's mirror (a backports suite comes with
 # the stable suite it builds on; a stable suite with its updates and security updates).
@@ -171,15 +188,23 @@ kvs_suite_sources() {
 	return 0
 }
 
-kvs_papt_dir() { echo "$KVS_CACHE/apt/$1"; }
+kvs_papt_dir() {
+	local suite=${1%/*} arch=${1#*/}
+	if [[ $1 != */* || $arch == "$(kvs_host_arch)" ]]; then
+		echo "$KVS_CACHE/apt/$suite"
+	else
+		echo "$KVS_CACHE/apt/$suite-$arch"
+	fi
+}
 
 # kvs_papt_init SUITE [FORCE]: write (or keep) SUITE's private configuration and refresh
 # its lists when they are missing, older than KVS_APT_MAX_AGE seconds (default 6 h), or
 # when FORCE is 1 (a download failed: the mirror has moved on).
 kvs_papt_init() {
-	local suite=$1 force=${2:-0} d src arch
-	d=$(kvs_papt_dir "$suite")
+	local suite=${1%/*} force=${2:-0} d src arch
+	d=$(kvs_papt_dir "$1")
 	arch=$(kvs_host_arch)
+	[[ $1 == */* ]] && arch=${1#*/}
 	mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/cache" "$d/state"
 	[[ -f $d/state/status ]] || : >"$d/state/status"
 	src=$(kvs_suite_sources "$suite")
@@ -206,8 +231,8 @@ EOF
 	mv "$d/apt.conf.tmp" "$d/apt.conf"
 	local stamp="$d/lists/.kvs-updated" max=${KVS_APT_MAX_AGE:-21600}
 	if ((force)) || [[ ! -f $stamp ]] || (($(date +%s) - $(stat -c %Y "$stamp") > max)); then
-		log "apt-get update ($suite; private lists in $d)"
-		kvs_quiet kvs_papt "$suite" apt-get -q -y update ||
+		log "apt-get update ($suite $arch; private lists in $d)"
+		kvs_quiet kvs_papt "$1" apt-get -q -y update ||
 			die "apt-get update of $suite failed (configuration: $d/apt.conf)"
 		touch "$stamp"
 	fi
@@ -232,6 +257,25 @@ kvs_papt_download() {
 		(cd "$dir" && kvs_quiet kvs_papt "$suite" apt-get -q -y download "$@") ||
 			die "apt-get download $* ($suite) failed"
 	fi
+}
+
+# Make this machine able to run ARCH's programs (a foreign root's maintainer scripts,
+# a build in a chroot of it): qemu-user-static, binfmt_misc mounted, the interpreter
+# registered (a fresh container may have neither).
+kvs_ensure_binfmt() {
+	local arch=$1 qarch
+	[[ $arch == "$(kvs_host_arch)" ]] && return 0
+	case $arch in
+	arm64) qarch=aarch64 ;;
+	*) die "no qemu-user name known for $arch" ;;
+	esac
+	kvs_need_pkgs qemu-user-static binfmt-support arch-test
+	if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+			die "cannot mount binfmt_misc (needed to run $arch programs)"
+	fi
+	[[ -e /proc/sys/fs/binfmt_misc/qemu-$qarch ]] || update-binfmts --enable "qemu-$qarch"
+	arch-test "$arch" >/dev/null || die "this machine cannot run $arch programs (arch-test)"
 }
 
 # Debian architecture -> QEMU/kernel names.

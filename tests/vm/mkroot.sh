@@ -28,30 +28,13 @@ usage: $kvs_prog [-h] [--suite SUITE] [--kver KVER] SERIES ARCH
 
 Build the ARCH root of the suite that ships kernel SERIES (6.1 -> bookworm,
 6.12 -> trixie, 7.x -> trixie-backports) into \$KVS_CACHE/roots/<suite>-<arch>/
-(KVS_CACHE=$KVS_CACHE) and print its path.
+(KVS_CACHE=$KVS_CACHE) and print its path (<suite>-rt-<arch> for an -rt KVER).
   --suite SUITE  use SUITE instead of the series' suite (e.g. sid)
   --kver KVER    also install linux-headers-KVER, gcc, make, libc6-dev and dkms
                  (a root to build the module in and to boot that kernel on)
 Packages: tests/vm/guest-packages. Takes minutes the first time (bpftrace pulls LLVM);
 a new KVER rebuilds the root.
 EOF
-}
-
-# qemu-user for foreign maintainer scripts: binfmt_misc must be mounted and the
-# interpreter registered (a fresh container may have neither).
-ensure_binfmt() {
-	local arch=$1 qarch
-	case $arch in
-	arm64) qarch=aarch64 ;;
-	*) die "no qemu-user name known for $arch" ;;
-	esac
-	kvs_need_pkgs qemu-user-static binfmt-support arch-test
-	if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
-		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
-			die "cannot mount binfmt_misc (needed to run $arch programs)"
-	fi
-	[[ -e /proc/sys/fs/binfmt_misc/qemu-$qarch ]] || update-binfmts --enable "qemu-$qarch"
-	arch-test "$arch" >/dev/null || die "this machine cannot run $arch programs (arch-test)"
 }
 
 # apt sources for SUITE on this machine's mirror.
@@ -70,7 +53,7 @@ sources_for() {
 build_root() {
 	local suite=$1 arch=$2 dir=$3 pkgs=$4 tmp log
 	tmp="$dir.tmp.$$"
-	log="$KVS_CACHE/roots/$suite-$arch.log"
+	log="$dir.log"
 	rm -rf "$tmp"
 	local -a sources
 	mapfile -t sources < <(sources_for "$suite")
@@ -118,12 +101,18 @@ main() {
 		pkgs=$(kvs_guest_pkgs | paste -sd, -)
 	fi
 	dir="$KVS_CACHE/roots/$suite-$arch"
+	# A PREEMPT_RT kernel's headers get a root of their own: the standard flavour's
+	# root of the same suite stays as it is.
+	[[ $kver == *-rt-"$arch" ]] && dir="$KVS_CACHE/roots/$suite-rt-$arch"
+	# This host's suite needs headers in a root only for DKMS in a foreign-arch guest:
+	# keep that root apart from the plain one.
+	[[ -n $kver && $suite == "$(kvs_host_suite)" ]] && dir="$dir-dkms"
 
 	mkdir -p "$KVS_CACHE/roots"
 	kvs_lock "root-$suite-$arch"
 	if [[ ! -f $dir/.kvs-root || $(<"$dir/.kvs-root") != "$pkgs" ]]; then
 		kvs_need_pkgs mmdebstrap
-		[[ $arch == "$(kvs_host_arch)" ]] || ensure_binfmt "$arch"
+		kvs_ensure_binfmt "$arch"
 		build_root "$suite" "$arch" "$dir" "$pkgs"
 		echo "$pkgs" >"$dir/.kvs-root"
 	fi

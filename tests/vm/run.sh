@@ -23,8 +23,9 @@ the repo directory, as root. A single GUEST_COMMAND word is a shell command line
 (e.g. -- 'insmod \$KVS_KO && rmmod kvashim'); several words are run as they are.
 
 options:
-  --series S        kernel series: 6.1 (default), 6.12, 7.x (amd64 only; booted on
-                    a root of their suite, see tests/vm/mkroot.sh)
+  --series S        kernel series: 6.1 (default), 6.12, 7.x, or one of them with -rt
+                    (PREEMPT_RT); 6.12 and 7.x boot on a root of their suite, see
+                    tests/vm/mkroot.sh
   --arch A          amd64 | arm64 (default: this host's, amd64)
   --smp N           guest CPUs (default 2)
   --mem M           guest memory (default 2G)
@@ -40,6 +41,8 @@ options:
 
 guest environment: KVS_KO (the built .ko: a snapshot in /kvs-out/module/), KVS_KVER, KVS_ARCH, KVS_SERIES, KVS_REPO,
 KVS_MODDIR, KVS_OUT=/kvs-out, plus --env values.
+KVS_ARM64_DKMS=1 (host side): a foreign-arch guest of this host's suite boots on a root
+that also has the kernel's headers, gcc and dkms (\$KVS_CACHE/roots/<suite>-<arch>-dkms).
 run dir: console.log (serial console), out.log (command stdout+stderr), dmesg.log,
 rc (guest command status; absent if the guest did not finish), result (summary),
 qemu.log, guest.cmd, guest.env.
@@ -115,7 +118,11 @@ guest_root() {
 	elif [[ $arch == "$(kvs_host_arch)" ]]; then
 		echo /
 	else
-		"$KVS_REPO/tests/vm/mkroot.sh" "$opt_series" "$arch"
+		# KVS_ARM64_DKMS=1: a root with the kernel's headers, gcc and dkms (slower
+		# to build), so that the DKMS case runs in this guest too.
+		local -a dev=()
+		[[ ${KVS_ARM64_DKMS:-0} == 1 ]] && dev=(--kver "$KVS_KVER")
+		"$KVS_REPO/tests/vm/mkroot.sh" "${dev[@]}" "$opt_series" "$arch"
 	fi
 }
 
@@ -202,7 +209,11 @@ qemu_cmdline() {
 	local run=$2 root=$3 initrd=$4
 	local append
 	append="console=$(console_dev "$KVS_ARCH") panic_on_warn=1 oops=panic panic=-1"
-	append+=" softlockup_panic=1 log_buf_len=8M ${opt_append[*]}"
+	append+=" softlockup_panic=1 log_buf_len=8M"
+	# x86 checks at boot that the timer interrupt arrives within a few ticks; on a
+	# busy host TCG misses that and the kernel panics ("IO-APIC + timer doesn't work").
+	[[ $KVS_ARCH == amd64 ]] && append+=" no_timer_check"
+	append+=" ${opt_append[*]}"
 	mapfile -t _cmd < <(qemu_machine "$KVS_ARCH")
 	_cmd+=(-nodefaults -no-user-config -nographic -no-reboot
 		-smp "$opt_smp" -m "$opt_mem"
@@ -288,9 +299,10 @@ main() {
 
 	kvs_need_pkgs "$(qemu_pkg "$KVS_ARCH")"
 	# The host's root is the guest's userland on the host arch (unless the kernel
-	# comes with a root of its suite).
+	# comes with a root of its suite); dkms too, for the DKMS case (the headers are
+	# there already: fetch-kernel.sh installed them).
 	# shellcheck disable=SC2046 # one package per word
-	[[ $KVS_ARCH == "$(kvs_host_arch)" && -z $KVS_ROOT ]] && kvs_need_pkgs $(kvs_guest_pkgs)
+	[[ $KVS_ARCH == "$(kvs_host_arch)" && -z $KVS_ROOT ]] && kvs_need_pkgs $(kvs_guest_pkgs) dkms
 	local run ko='' initrd root
 	run=$(make_run_dir "$KVS_KVER" "$KVS_ARCH")
 	if ((!opt_no_module)); then
