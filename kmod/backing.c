@@ -152,9 +152,15 @@ void kvs_bk_flush(unsigned long start, unsigned long end)
 void kvs_bk_unmap(unsigned long start, unsigned long size)
 {
 	flush_cache_vunmap(start, start + size);
+	/*
+	 * apply_to_page_range(), not apply_to_existing_page_range(), which
+	 * Debian's 7.3 does not export: the tables exist wherever this area was
+	 * mapped, and where a failed mapping never got, building one to
+	 * clear it is harmless.
+	 */
 	if (kvs_ksym.init_mm)
-		apply_to_existing_page_range(kvs_ksym.init_mm, start, size,
-					     kvs_unmap_pte, NULL);
+		apply_to_page_range(kvs_ksym.init_mm, start, size,
+				    kvs_unmap_pte, NULL);
 	else
 		kvs_ksym.vunmap_range_noflush(start, start + size);
 }

@@ -145,9 +145,11 @@ ctl purge >/dev/null
 
 # --- pages return ---
 # MemFree moves by whole per-CPU page lists at a time (pages parked there
-# are not counted free) and with whatever else the guest frees meanwhile
-# (tens of MiB seen): the areas total 256 MiB and the margins are 1/8.
-HOLD_KB=$((224 * 1024)) SLACK_KB=$((32 * 1024))
+# are not counted free; on 7.3 tens of MiB) and with whatever else the
+# guest frees meanwhile: the areas total 256 MiB and the margins are wide
+# (half held, 3/8 back).  backed_pages is the exact count; this catches a
+# leak of the pages themselves.
+HOLD_KB=$((128 * 1024)) SLACK_KB=$((96 * 1024))
 base=$(mem_free_kb)
 addrs=()
 for _ in $(seq 64); do
@@ -157,7 +159,7 @@ used=$((base - $(mem_free_kb)))
 if [ "$used" -ge $HOLD_KB ]; then
 	tap_ok "64 populated 4M areas take ${used} kB of RAM"
 else
-	tap_not_ok "64 populated 4M areas take >= 224 MiB of RAM" "MemFree fell by $used kB"
+	tap_not_ok "64 populated 4M areas take >= 128 MiB of RAM" "MemFree fell by $used kB"
 fi
 ctl free all >/dev/null
 held=$((base - $(mem_free_kb)))
@@ -276,7 +278,7 @@ expect_stats "32 lazy and 32 live populated areas" lazy_areas 32 populated_areas
 if [ $((base - $(mem_free_kb))) -ge $HOLD_KB ]; then
 	tap_ok "they hold $((base - $(mem_free_kb))) kB of RAM"
 else
-	tap_not_ok "they hold >= 224 MiB of RAM" "$((base - $(mem_free_kb))) kB"
+	tap_not_ok "they hold >= 128 MiB of RAM" "$((base - $(mem_free_kb))) kB"
 fi
 kvs_unload
 left=$((base - $(mem_free_kb)))
