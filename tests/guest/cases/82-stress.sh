@@ -18,7 +18,7 @@ dmesg_mark
 t0=$SECONDS
 if kc bench target=maple,maple-dual,rbtree,list,maple+pcpu threads="$ncpu" \
 	loops="$loops" busy=200 reps="$reps" budget_ms=60000; then
-	tap_ok "bench: 9 workloads x 5 targets x $ncpu threads x $reps reps ($((SECONDS - t0)) s)"
+	tap_ok "bench: 11 workloads x 5 targets x $ncpu threads x $reps reps ($((SECONDS - t0)) s)"
 else
 	tap_not_ok "bench stress" "$KC_OUT"
 fi
@@ -28,7 +28,7 @@ bad=$(awk '{
 	    f["chunks_left"] != 0 || f["threads"] != '"$ncpu"') print
 }' "$KVS_DIR/results")
 n=$(wc -l <"$KVS_DIR/results")
-if [ "$n" -eq 45 ] && [ -z "$bad" ]; then
+if [ "$n" -eq 55 ] && [ -z "$bad" ]; then
 	tap_ok "all $n results: $reps reps, no failure, check clean after each"
 else
 	tap_not_ok "stress results" "$n results" "$bad"
