@@ -324,7 +324,7 @@ int kvs_bk_touch(struct kvs_arena *a, unsigned long addr,
 	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
 
-	if (!found || (err == -ENOENT && !bk))
+	if (!found)
 		return kvs_fail(e, -ENOENT, "no live area contains %#lx", addr);
 	if (err == -EINVAL)
 		return kvs_fail(e, err,
