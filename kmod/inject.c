@@ -39,6 +39,7 @@ static const char *const kvs_inj_names[KVS_INJ_NR] = {
 	[KVS_INJ_AREA] = "area", [KVS_INJ_MAPLE] = "maple",
 	[KVS_INJ_RBNODE] = "rbnode", [KVS_INJ_CHUNK] = "chunk",
 	[KVS_INJ_PAGE] = "page", [KVS_INJ_PTE] = "pte",
+	[KVS_INJ_KSYM] = "ksym",
 };
 
 /**
@@ -241,7 +242,7 @@ int kvs_inject_cmd(int argc, char **argv, char *out, size_t len,
 		site = kvs_inj_site_by_name(argv[1]);
 		if (site < 0)
 			return kvs_fail(e, -EINVAL,
-					"unknown site \"%s\" (area, maple, rbnode, chunk, page, pte)",
+					"unknown site \"%s\" (area, maple, rbnode, chunk, page, pte, ksym)",
 					argv[1]);
 		if (argc != 3 || strcmp(argv[2], "off")) {
 			err = kvs_inj_parse(argc - 2, argv + 2, &cfg, e);
@@ -309,7 +310,7 @@ static const struct kernel_param_ops kvs_inj_param_ops = {
 
 module_param_cb(inject, &kvs_inj_param_ops, NULL, 0600);
 MODULE_PARM_DESC(inject,
-		 "fault injection: SITE:nth=N|every=N|percent=P[:times=T][:seed=S],... (sites: area maple rbnode chunk page pte)");
+		 "fault injection: SITE:nth=N|every=N|percent=P[:times=T][:seed=S],... (sites: area maple rbnode chunk page pte ksym)");
 
 /* === debugfs: inject === */
 

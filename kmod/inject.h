@@ -24,6 +24,7 @@ enum kvs_inj_site {
 	KVS_INJ_CHUNK,	/* per-CPU chunk: its object and slot array */
 	KVS_INJ_PAGE,	/* page allocation of page-backed areas */
 	KVS_INJ_PTE,	/* page-table population of page-backed areas */
+	KVS_INJ_KSYM,	/* kallsyms lookups at load: the module must refuse */
 	KVS_INJ_NR
 };
 

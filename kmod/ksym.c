@@ -5,7 +5,9 @@
  * kallsyms_lookup_name() itself is unexported since v5.7.  A kprobe
  * registered on it reports its address, which is all this needs: the
  * probe is removed again at once.  If any step fails the module refuses
- * to load with one line saying which symbol and why.
+ * to load with one line saying which symbol and why.  The "ksym" fault
+ * injection site fails these steps on demand, so the refusals are tested
+ * on kernels where every symbol is present.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,6 +15,7 @@
 #include <linux/module.h>
 
 #include "compat.h"
+#include "inject.h"
 #include "ksym.h"
 
 struct kvs_ksyms kvs_ksym;
@@ -25,6 +28,10 @@ static kvs_lookup_fn kvs_find_lookup(void)
 	kvs_lookup_fn fn;
 	int err;
 
+	if (kvs_inject(KVS_INJ_KSYM)) {
+		pr_err("cannot resolve kernel symbols: kprobe on kallsyms_lookup_name failed (injected)\n");
+		return NULL;
+	}
 	err = register_kprobe(&kp);
 	if (err) {
 		pr_err("cannot resolve kernel symbols: kprobe on kallsyms_lookup_name failed (%d); is CONFIG_KPROBES set?\n",
@@ -40,9 +47,9 @@ static void *kvs_resolve(kvs_lookup_fn lookup, const char *name)
 {
 	void *addr = (void *)lookup(name);
 
-	if (!addr) {
-		pr_err("cannot resolve kernel symbol %s: not in kallsyms\n",
-		       name);
+	if (!addr || kvs_inject(KVS_INJ_KSYM)) {
+		pr_err("cannot resolve kernel symbol %s: %s\n", name,
+		       addr ? "lookup failed (injected)" : "not in kallsyms");
 		return NULL;
 	}
 	if (!kvs_callable(addr)) {

@@ -87,3 +87,42 @@ for bad in "backend=nosuch" "arena_size=12Q" "arena_size=0"; do
 		tap_not_ok "$bad is refused" "$out"
 	fi
 done
+
+# Symbols that cannot be resolved: the ksym injection site fails the Nth
+# step of the resolution (the kprobe on kallsyms_lookup_name, then each
+# lookup) for N = 1, 2, ... until a load gets through.  Every refusal is
+# ENOENT with one log line naming the step, and leaves no kprobe, no arena
+# and no module behind.
+kprobe_left() {
+	grep -q kallsyms_lookup_name /sys/kernel/debug/kprobes/list 2>/dev/null
+}
+refused=0
+loaded_at=0
+for n in 1 2 3 4 5 6 7 8; do
+	dmesg_mark
+	if out=$(insmod "$KVS_KO" inject=ksym:nth=$n 2>&1); then
+		loaded_at=$n
+		break
+	fi
+	log=$(dmesg_since | grep kvashim)
+	# insmod words ENOENT as "Unknown symbol in module".
+	if echo "$out" | grep -q -E "Unknown symbol in module|No such file or directory" &&
+	   [ "$(echo "$log" | wc -l)" -eq 1 ] &&
+	   echo "$log" | grep -q "cannot resolve kernel symbol.*injected" &&
+	   ! kvs_loaded && ! vmallocinfo_has_arena && ! kprobe_left; then
+		refused=$((refused + 1))
+	else
+		tap_not_ok "ksym fault $n: refused with ENOENT, one line, nothing left" "$out" "$log"
+		break
+	fi
+done
+# The load that got through made n-1 evaluations and failed none of them.
+calls=$(sed -n 's/^ksym .* calls=\([0-9]*\) hits=0 .*/\1/p' "$KVS_DIR/inject" 2>/dev/null)
+if [ "$loaded_at" -ge 3 ] && [ "$refused" -eq $((loaded_at - 1)) ] &&
+   [ "$calls" = "$((loaded_at - 1))" ]; then
+	tap_ok "each of the $refused symbol-resolution steps refused the load (ENOENT, one line, no kprobe left)"
+else
+	tap_not_ok "each symbol-resolution step refuses the load" \
+		"refused $refused, loaded at nth=$loaded_at, ksym calls '$calls'"
+fi
+kvs_unload
