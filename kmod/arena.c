@@ -681,9 +681,7 @@ void kvs_usage(struct kvs_arena *a, struct kvs_usage *u)
 {
 	memset(u, 0, sizeof(*u));
 	percpu_down_read(&a->state_sem);
-	kvs_purge_hold(a);
 	a->be->usage(a, u);
-	kvs_purge_release(a);
 	percpu_up_read(&a->state_sem);
 }
 
@@ -934,9 +932,7 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	percpu_down_read(&a->state_sem);
 	live = kvs_live(a);
 	objs = live * kvs_area_bytes();
-	kvs_purge_hold(a);
 	a->be->usage(a, &u);
-	kvs_purge_release(a);
 	seq_printf(m, "backend %s\n", a->be->name);
 	percpu_up_read(&a->state_sem);
 

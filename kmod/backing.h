@@ -79,8 +79,6 @@ void kvs_purge_exit(struct kvs_arena *a);
 unsigned long kvs_purge(struct kvs_arena *a);
 unsigned long kvs_purge_locked(struct kvs_arena *a);
 void kvs_purge_throttle(struct kvs_arena *a);
-void kvs_purge_hold(struct kvs_arena *a);
-void kvs_purge_release(struct kvs_arena *a);
 bool kvs_purge_retry(struct kvs_arena *a);
 void kvs_purge_zero(struct kvs_arena *a);
 void kvs_lazy_retire(struct kvs_arena *a, struct kvs_area *va);

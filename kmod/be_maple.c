@@ -36,9 +36,15 @@
  *  - erasing may also drop the lock; the area is marked KVS_AF_DYING
  *    first, so no other caller can unlink it, and its range stays
  *    occupied (nobody can allocate there) until the erase completes.
- * Readers (lookup, next, usage) hold only rcu_read_lock(); areas are
+ * Point lookups (mtree_load()) hold only rcu_read_lock(); areas are
  * freed after a grace period (kvs_area_free()) and replaced tree nodes
- * are RCU-freed by the tree itself.
+ * are RCU-freed by the tree itself.  Walks (next, usage) take the lock
+ * as well: from v6.5, mas_next_slot() re-walks from the root when it
+ * meets a node a writer replaced, and if that writer has just erased
+ * the last entry the re-walk leaves no node, which the retry then
+ * dereferences (a NULL oops seen on 7.3 when a usage walk raced a purge
+ * that emptied the tree).  Lookups by address never step to a sibling
+ * and are not affected.
  *
  * The kvs_mt_*() helpers work on any such tree; maple-dual reuses them
  * for its occupied tree.
@@ -160,7 +166,8 @@ bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,
 	struct kvs_area *va;
 	bool found = false;
 
-	rcu_read_lock();
+	/* Locked, not RCU alone: see the comment at the top of this file. */
+	mas_lock(&mas);
 	mas_for_each(&mas, va, ULONG_MAX) {
 		if (va->start < addr || !kvs_maple_valid(va, va->start))
 			continue;
@@ -168,7 +175,7 @@ bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,
 		found = true;
 		break;
 	}
-	rcu_read_unlock();
+	mas_unlock(&mas);
 	return found;
 }
 
@@ -207,22 +214,37 @@ static void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en)
 	}
 }
 
+/* Entries a usage walk visits per hold of the tree lock. */
+#define KVS_MT_WALK_BATCH	1024
+
+/*
+ * Under the tree lock (see the comment at the top of this file), let go
+ * every KVS_MT_WALK_BATCH entries so that a walk of 10^6 areas does not
+ * hold off allocations; the counts are then a snapshot of a moving tree.
+ * Context: may sleep.
+ */
 void kvs_mt_usage(struct kvs_arena *a, struct maple_tree *mt,
 		  struct kvs_usage *u)
 {
 	MA_STATE(mas, mt, a->base, a->base);
-	unsigned long prev = a->base, end = a->base + a->size;
+	unsigned long prev = a->base, end = a->base + a->size, seen = 0;
 	struct kvs_mt_nodes n = {};
 	struct kvs_area *va;
 
-	rcu_read_lock();
+	mas_lock(&mas);
 	mas_for_each(&mas, va, end - 1) {
 		if (mas.index > prev)
 			u->largest_hole = max(u->largest_hole, mas.index - prev);
 		prev = max(prev, mas.last + 1);
 		kvs_mt_count_leaf(&n, mas.node);
+		if (++seen % KVS_MT_WALK_BATCH)
+			continue;
+		mas_pause(&mas);
+		mas_unlock(&mas);
+		cond_resched();
+		mas_lock(&mas);
 	}
-	rcu_read_unlock();
+	mas_unlock(&mas);
 	if (end > prev)
 		u->largest_hole = max(u->largest_hole, end - prev);
 	u->nodes += n.nodes;

@@ -294,31 +294,6 @@ unsigned long kvs_purge(struct kvs_arena *a)
 }
 
 /**
- * kvs_purge_hold() - keep purges out of a walk of the whole index.
- * @a: the arena.
- *
- * A usage walk runs under RCU only, and on 7.3 a walk of an RCU-mode
- * maple tree across a purge's batch of erases was seen to oops in
- * mas_next_slot(); until that is understood, the two do not overlap.
- * Context: a->state_sem held; may sleep.
- */
-void kvs_purge_hold(struct kvs_arena *a)
-{
-	if (a->purge)
-		mutex_lock(&a->purge->mutex);
-}
-
-/**
- * kvs_purge_release() - end kvs_purge_hold().
- * @a: the arena.
- */
-void kvs_purge_release(struct kvs_arena *a)
-{
-	if (a->purge)
-		mutex_unlock(&a->purge->mutex);
-}
-
-/**
  * kvs_purge_throttle() - the priority threshold, before an allocation.
  * @a: the arena.
  *

@@ -73,12 +73,10 @@ ctl_close() {
 	KVS_FD=
 }
 
-# kc CMD...: run one command; sets KC_OUT (the result line) and KC_RC (0 or
-# the errno named in the result, which must agree with the write failing).
-kc() {
-	local wrote=0 name
-	ctl_open
-	printf '%s\n' "$*" 1>&"$KVS_FD" 2>/dev/null && wrote=1
+# kc_result: read the result of the last write into KC_OUT; KC_RC is 0,
+# or the errno its "error: ENAME: reason" names (EIO for an unknown name).
+kc_result() {
+	local name
 	IFS= read -r KC_OUT <&"$KVS_FD"
 	if [ "${KC_OUT#error: }" = "$KC_OUT" ]; then
 		KC_RC=0
@@ -86,11 +84,42 @@ kc() {
 		name=${KC_OUT#error: }
 		KC_RC=${KVS_ERRNO[${name%%:*}]:-5}
 	fi
+}
+
+# kc CMD...: run one command; sets KC_OUT (the result line) and KC_RC (0 or
+# the errno named in the result, which must agree with the write failing).
+kc() {
+	local wrote=0
+	ctl_open
+	printf '%s\n' "$*" 1>&"$KVS_FD" 2>/dev/null && wrote=1
+	kc_result
 	if [ $wrote = 1 ] && [ "$KC_RC" != 0 ] || [ $wrote = 0 ] && [ "$KC_RC" = 0 ]; then
 		KC_OUT="write status and result disagree: $KC_OUT"
 		KC_RC=5
 	fi
 	return "$KC_RC"
+}
+
+# churn N SIZES KEEP: on a descriptor of its own, N allocations of 1 to
+# SIZES KiB, freeing all but every KEEPth (for writers run in parallel).
+churn() {
+	local fd i a
+	exec {fd}<>"$KVS_DIR/control"
+	for i in $(seq 1 "$1"); do
+		printf 'alloc %dK\n' $((i % $2 + 1)) 1>&"$fd" 2>/dev/null || continue
+		IFS= read -r a <&"$fd"
+		[ $((i % $3)) -eq 0 ] || printf 'free %s\n' "$a" 1>&"$fd" 2>/dev/null
+	done
+	exec {fd}>&-
+}
+
+# log_quiet DESC LOG: one TAP result, ok if LOG (kernel log lines) is empty.
+log_quiet() {
+	if [ -z "$2" ]; then
+		tap_ok "$1"
+	else
+		tap_not_ok "$1" "$2"
+	fi
 }
 
 # ctl CMD...: kc, printing the result (or the reason, on stderr).

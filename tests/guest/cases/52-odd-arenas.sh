@@ -97,8 +97,4 @@ else
 fi
 kvs_unload
 log=$(dmesg_since | grep -i -E 'kvashim|BUG|WARNING|Call Trace' | grep -v -E "$KVS_LOG_OK" | grep -v 'unloaded with')
-if [ -z "$log" ]; then
-	tap_ok "the kernel log stayed quiet"
-else
-	tap_not_ok "the kernel log stayed quiet" "$log"
-fi
+log_quiet "the kernel log stayed quiet" "$log"

@@ -315,8 +315,4 @@ kvs_unload
 # Only kvashim speaks here; the harness fails the run on any splat.
 log=$(dmesg_since | grep -i kvashim |
 	grep -Ev 'kvashim: (unloaded with|[0-9]+ MiB arena|bench: |loading out-of-tree|module verification)' || true)
-if [ -z "$log" ]; then
-	tap_ok "kvashim said nothing beyond load, unload and bench lines"
-else
-	tap_not_ok "kvashim said nothing beyond load, unload and bench lines" "$log"
-fi
+log_quiet "kvashim said nothing beyond load, unload and bench lines" "$log"

@@ -23,7 +23,7 @@ long5000=$(printf "$long300%.0s" $(seq 17))
 # before its end, or a long one, goes through dd, whose one write() is
 # the whole payload.
 rawc() {
-	local name body=${1%\\n}
+	local body=${1%\\n}
 	ctl_open
 	if [[ $body == *\\n* || ${#body} -gt 1000 ]]; then
 		# shellcheck disable=SC2059 # the payload is a format on purpose
@@ -33,13 +33,7 @@ rawc() {
 		# shellcheck disable=SC2059 # the payload is a format on purpose
 		printf -- "$1" 1>&"$KVS_FD" 2>/dev/null
 	fi
-	IFS= read -r KC_OUT <&"$KVS_FD"
-	if [ "${KC_OUT#error: }" = "$KC_OUT" ]; then
-		KC_RC=0
-	else
-		name=${KC_OUT#error: }
-		KC_RC=${KVS_ERRNO[${name%%:*}]:-5}
-	fi
+	kc_result
 }
 
 rows=0 bad=0
@@ -84,9 +78,5 @@ else
 	tap_not_ok "free all leaves the whole arena free" "$(cat "$KVS_DIR/stats")"
 fi
 log=$(dmesg_since | grep -i -E 'kvashim|BUG|WARNING|Call Trace' | grep -v -E "$KVS_LOG_OK")
-if [ -z "$log" ]; then
-	tap_ok "the kernel log stayed quiet"
-else
-	tap_not_ok "the kernel log stayed quiet" "$log"
-fi
+log_quiet "the kernel log stayed quiet" "$log"
 kvs_unload
