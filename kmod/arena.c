@@ -780,7 +780,9 @@ bad:
  * The backend walks its areas through kvs_check_area() and checks its own
  * structure; then the totals must equal the counters, and the freed
  * areas still indexed the lazy list's count.
- * Return: 0 or -EUCLEAN with the first violation in @e.
+ * Return: 0, -EUCLEAN with the first violation in @e, or -ENOMEM when a
+ * backend lacked the memory to finish its own part (maple-dual rebuilding
+ * a stale free tree).
  */
 int kvs_check(struct kvs_arena *a, struct kvs_err *e)
 {

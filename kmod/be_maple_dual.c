@@ -247,9 +247,10 @@ static int kvs_dual_check(struct kvs_arena *a, struct kvs_check *c)
 	if (d->stale)
 		kvs_dual_resync(a, d);
 	if (d->stale) {
+		/* Not corruption: a stale mirror is a legal state (@stale). */
 		snprintf(c->reason, sizeof(c->reason),
-			 "free tree stale and cannot be rebuilt");
-		err = -EUCLEAN;
+			 "occupied tree clean; the stale free tree cannot be rebuilt now (no memory)");
+		err = -ENOMEM;
 		goto out;
 	}
 	rcu_read_lock();
