@@ -39,13 +39,15 @@ echo tests/guest/run-all.sh >"$run/guest.cmd"
 printf 'KVS_INIT=%q\n' "$KVS_REPO/tests/guest/init-guest.sh" >"$run/boot.conf"
 : >"$run/shares"
 
+# 6G: with KASAN_VMALLOC, get_vm_area() backs the shadow of the whole
+# arena, 1 GiB for the default 8 GiB one, until the vmap area is purged.
 append="console=ttyS0 panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1"
 append+=" log_buf_len=8M pci=noacpi"
 log "booting $kver under TCG (KASAN: slow); run dir $run"
 t0=$SECONDS
 qrc=0
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -bios qboot.rom \
-	-nodefaults -no-user-config -nographic -no-reboot -smp 2 -m 2G \
+	-nodefaults -no-user-config -nographic -no-reboot -smp 2 -m 6G \
 	-kernel "$KVS_VMLINUZ" -initrd "$initrd" -append "$append" \
 	-serial "file:$run/console.log" -monitor none \
 	-virtfs "local,path=/,mount_tag=kvsroot,security_model=none,readonly=on,multidevs=remap" \
