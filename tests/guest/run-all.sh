@@ -21,7 +21,8 @@ environment:
   KVS_CASES          cases to run: space-separated names or globs, matched against
                      the file names in tests/guest/cases/ (".sh" may be left out),
                      e.g. KVS_CASES="10-load 3*"; default: all
-  KVS_CASE_TIMEOUT   seconds one case may run (default 600)
+  KVS_CASE_TIMEOUT   seconds one case may run (default 600; a case may ask for
+                     more with a header line "# kvs-timeout: SECONDS")
 exit status: 0 if no test failed, 1 otherwise.
 EOF
 }
@@ -94,22 +95,35 @@ tap_filter() {
 	done
 }
 
+# case_timeout FILE: CASE_TIMEOUT, or the case's own longer limit, from a
+# line "# kvs-timeout: SECONDS" in its header (DKMS builds in the guest).
+case_timeout() {
+	local own
+	own=$(sed -n 's/^# kvs-timeout: \([0-9][0-9]*\)$/\1/p' "$1" | head -n 1)
+	if [[ -n $own ]] && ((own > CASE_TIMEOUT)); then
+		echo "$own"
+	else
+		echo "$CASE_TIMEOUT"
+	fi
+}
+
 run_case() {
-	local file=$1 name=${1##*/} rcfile t0 rc
+	local file=$1 name=${1##*/} rcfile t0 rc limit
 	rcfile=$(mktemp)
 	t0=$SECONDS
+	limit=$(case_timeout "$file")
 	echo "# case $name"
 	# The case's status travels through a file: the pipe's reader is this shell.
 	{
 		rc=0
-		timeout --kill-after=10 "$CASE_TIMEOUT" bash "$file" </dev/null 2>&1 || rc=$?
+		timeout --kill-after=10 "$limit" bash "$file" </dev/null 2>&1 || rc=$?
 		echo "$rc" >"$rcfile"
 	} | tap_filter
 	rc=$(<"$rcfile")
 	rm -f "$rcfile"
 	echo "# case $name: exit $rc, $((SECONDS - t0)) s"
 	if ((rc == 124 || rc == 137)); then
-		result_line "not ok" "$name timed out after ${CASE_TIMEOUT}s"
+		result_line "not ok" "$name timed out after ${limit}s"
 	elif ((rc != 0)); then
 		result_line "not ok" "$name exited $rc"
 	fi
