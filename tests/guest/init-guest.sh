@@ -24,7 +24,11 @@ power_off() {
 	sync
 	poweroff -f 2>/dev/null
 	echo o >/proc/sysrq-trigger
-	sleep 60
+	# Wait for it with builtins only: the power-off may already have shut
+	# the 9p root down, an exec then fails (EIO), and PID 1 must never exit.
+	while :; do
+		read -r -t 60 _ </dev/console || :
+	done
 }
 
 # Is DIR a mount point in this guest? Not `mountpoint`: a directory of the root share
