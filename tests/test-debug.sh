@@ -32,7 +32,8 @@ initrd=$("$KVS_REPO/tests/vm/mkinitramfs.sh" "$kdir")
 {
 	printf 'export %s=%q\n' KVS_KO "/kvs-out/module/${ko##*/}" KVS_KVER "$kver" \
 		KVS_ARCH amd64 KVS_SERIES debug KVS_REPO "$KVS_REPO" KVS_MODDIR "$KVS_MODDIR" \
-		KVS_OUT /kvs-out KVS_CASE_TIMEOUT "${KVS_CASE_TIMEOUT:-1800}"
+		KVS_OUT /kvs-out KVS_CASE_TIMEOUT "${KVS_CASE_TIMEOUT:-1800}" \
+		KVS_BENCH_BUDGET_MS "${KVS_BENCH_BUDGET_MS:-30000}"
 	[[ -z ${KVS_CASES:-} ]] || printf 'export KVS_CASES=%q\n' "$KVS_CASES"
 } >"$run/guest.env"
 echo tests/guest/run-all.sh >"$run/guest.cmd"
