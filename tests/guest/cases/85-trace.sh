@@ -530,18 +530,25 @@ fi
 
 # --- switching the events under a running bench ----------------------------
 
-# Each switch patches the tracepoints' call sites (text_poke_bp(): int3,
-# then IPIs to every CPU).  Under QEMU 7.2 TCG with 2 vCPUs, patching code
-# that the other vCPU is executing at that moment crashes the guest now
-# and then, whatever the event: an unhandled int3 in kvs_free() (the
-# kvashim events), RCU stalls in text_poke_bp_batch(), and a hang with
-# kmem:kmem_cache_alloc switched the same way, with no kvashim event on.
-# So by default the bench runs one thread on CPU 0 and this shell switches
-# from CPU 0 too, with the comm recorder (record-cmd, which patches
-# __schedule()) off: every switch lands between iterations of the running
-# bench, and no other CPU runs the patched code.  KVS_TRACE_STRESS=1 runs
-# 2 threads on 2 CPUs instead, on hardware or KVM.
+# Switching an event on or off can patch code: the tracepoint's static
+# branch (0 <-> 1 probes), its static call (1 <-> 2 probes: direct call or
+# iterator), and, through the comm recorder (record-cmd), the sched_switch
+# site in __schedule().  Each patch is text_poke_bp(): an int3, then IPIs
+# to every CPU.  Under QEMU TCG with 2 vCPUs that patching crashes the
+# guest now and then, whatever the event and wherever the running code is:
+# an unhandled int3 in kvs_free() with the kvashim events, RCU stalls in
+# text_poke_bp_batch(), a hang with kmem:kmem_cache_alloc switched the
+# same way, and on 7.3 a trap one byte into a patched jump in __schedule()
+# on the idle CPU with the bench pinned to the other one.  So by default
+# two tracefs instances hold the kvashim events on for the whole bench
+# (their records off), and the loop switches the top-level instance's
+# events: each switch adds or removes a third probe, so the probe array is
+# replaced under the running bench (readers under RCU, the old array freed
+# after a grace period) and no code is patched.  KVS_TRACE_STRESS=1
+# switches the only probe instead, static branch and all, from a shell on
+# any CPU, with 2 bench threads: for hardware or KVM.
 T_EV=$TRACEFS/events/kvashim/enable
+holders=
 if [ "${KVS_TRACE_STRESS:-0}" = 1 ]; then
 	threads=$(nproc)
 else
@@ -549,6 +556,15 @@ else
 	taskset -p -c 0 $$ >/dev/null
 	read -r record_cmd <"$TRACEFS/options/record-cmd"
 	echo 0 >"$TRACEFS/options/record-cmd"
+	for h in kvs-hold-a kvs-hold-b; do
+		mkdir "$TRACEFS/instances/$h" || break
+		echo 0 >"$TRACEFS/instances/$h/options/record-cmd"
+		echo 1 >"$TRACEFS/instances/$h/events/kvashim/enable" || break
+		holders="$holders $h"
+	done
+fi
+if [ "${KVS_TRACE_STRESS:-0}" != 1 ] && [ "$holders" != " kvs-hold-a kvs-hold-b" ]; then
+	tap_not_ok "two tracefs instances hold the kvashim events on" "held by:$holders"
 fi
 targets=maple,maple-dual
 [ "$PCPU" = 1 ] && targets=maple,maple+pcpu
@@ -566,12 +582,18 @@ done
 wait "$pid"
 rc=$?
 echo 0 >"$T_EV"
+for h in $holders; do
+	echo 0 >"$TRACEFS/instances/$h/events/kvashim/enable"
+	rmdir "$TRACEFS/instances/$h"
+done
 [ -n "${record_cmd:-}" ] && echo "$record_cmd" >"$TRACEFS/options/record-cmd"
 echo >"$TRACEFS/trace"
 res=$(cat "$KVS_DIR/results")
 lines=$(echo "$res" | grep -c " threads=$threads .* fails=0 ")
 if [ $rc = 0 ] && [ "$lines" = 2 ] && [ $toggles -ge 3 ]; then
-	tap_ok "events switched on and off $toggles times during a $threads-thread bench of $targets ($((SECONDS - t0)) s): it completes, no failures"
+	how="probes attached and detached"
+	[ -z "$holders" ] && how="events switched on and off"
+	tap_ok "$how $toggles times during a $threads-thread bench of $targets ($((SECONDS - t0)) s): it completes, no failures"
 else
 	tap_not_ok "events switched on and off during a bench" "exit $rc, toggles $toggles" "$(cat "$TMP/bench.out")" "$res"
 fi

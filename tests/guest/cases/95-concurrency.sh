@@ -65,22 +65,12 @@ done
 # and frees a lone area (the tree flips between one entry and none)
 # while the stats (a usage walk) and areas (next by next) are read.
 # From v6.5 a maple-tree walk under RCU alone oopses when a concurrent
-# erase empties the tree; kvashim's walks take the tree lock.
-flip() {
-	local fd i a
-	exec {fd}<>"$KVS_DIR/control"
-	for i in $(seq 1 "$1"); do
-		printf 'alloc 4K\n' 1>&"$fd" 2>/dev/null || continue
-		IFS= read -r a <&"$fd"
-		printf 'free %s\n' "$a" 1>&"$fd" 2>/dev/null
-		IFS= read -r a <&"$fd"
-	done
-	exec {fd}>&-
-}
+# erase empties the tree; kvashim's walks take the tree lock.  The
+# writer is churn with one size and nothing kept: alloc 1K, free, again.
 for be in maple maple-dual; do
 	kvs_load backend=$be pcpu=0 arena_size=64M
 	dmesg_mark
-	flip 1500 &
+	churn 1500 1 1501 &
 	fpid=$!
 	walks=0
 	while kill -0 "$fpid" 2>/dev/null; do
