@@ -331,11 +331,13 @@ fi
 # Debian splits a kernel's headers in two packages, and /lib/modules/KVER
 # has build and source links.  When only build exists (as in this VM),
 # bpftrace 0.17 looks for linux/kconfig.h under build and fails; point it
-# at the common half.
+# at the common half, which the build half's Makefile includes (its name
+# is not derived from KVER: 6.12's rt flavour has ...-common-rt).
 kver=$(uname -r)
-if [ ! -e "/lib/modules/$kver/source" ] && [ -d "/usr/src/linux-headers-${kver%-*}-common" ] &&
+common=$(sed -n 's|^include \(/usr/src/[^ ]*\)/Makefile$|\1|p' "/lib/modules/$kver/build/Makefile" 2>/dev/null)
+if [ ! -e "/lib/modules/$kver/source" ] && [ -n "$common" ] && [ -d "$common" ] &&
    [ ! -e "/lib/modules/$kver/build/include/linux/kconfig.h" ]; then
-	export BPFTRACE_KERNEL_SOURCE=/usr/src/linux-headers-${kver%-*}-common
+	export BPFTRACE_KERNEL_SOURCE=$common
 	export BPFTRACE_KERNEL_BUILD=/lib/modules/$kver/build
 	echo "# BPFTRACE_KERNEL_SOURCE=$BPFTRACE_KERNEL_SOURCE (no source link in /lib/modules/$kver)"
 fi
