@@ -42,7 +42,7 @@ exit status: 0 if every case passed and at least one ran, 1 otherwise.
 EOF
 }
 
-# What every `make test` runs (CI: about 25 minutes on a fresh 2-core machine,
+# What every `make test` runs (`.ci/run`: 32 min on a fresh 2-core machine, 1 Dec 2026,
 # kernels and roots downloaded and built; see tests/vm/README.md).
 DEFAULT_MATRIX="6.1/amd64 6.1/arm64 7.x/amd64"
 
