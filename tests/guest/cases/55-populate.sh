@@ -170,9 +170,17 @@ else
 	tap_not_ok "until the purge the pages stay allocated" "MemFree below baseline by $held kB"
 fi
 ctl purge >/dev/null
-left=$((base - $(mem_free_kb)))
+# From 6.7 the per-CPU lists tune their own size and give pages back over
+# seconds (on 7.3 some 100 MiB can sit there right after the purge), so
+# wait up to 30 s for them; pages kvashim kept would never come back.
+first=$((base - $(mem_free_kb)))
+for waited in $(seq 0 30); do
+	left=$((base - $(mem_free_kb)))
+	[ "$left" -le $SLACK_KB ] && break
+	sleep 1
+done
 if [ "$left" -le $SLACK_KB ]; then
-	tap_ok "after the purge RAM is back at its baseline (${left} kB off)"
+	tap_ok "after the purge RAM is back at its baseline (${left} kB off; ${first} kB at once, ${waited} s waited)"
 else
 	tap_not_ok "after the purge RAM is back at its baseline" "MemFree below baseline by $left kB"
 fi
