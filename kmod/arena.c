@@ -10,9 +10,20 @@
  * every backend operation and for write where the backend itself changes
  * or the whole index must hold still (switch, reset, check, teardown).
  * Each backend has its own lock for its index; see its file.
+ *
+ * Ownership: every area has exactly one owner at a time (enum kvs_own in
+ * arena.h), and it changes only through kvs_own_move().  This file is
+ * where a request is resolved to an owner: an allocation owns its area
+ * (NEW) until it hands it to the user (LIVE); a free claims it from the
+ * user (LIVE to FREE) and then, as owner, either retires it to the lazy
+ * list (populated areas, purge.c), takes it out of its chunk (pcpu.c) or
+ * has the backend unlink exactly that object.  Whoever loses a claim was
+ * racing the owner and is told who that is; nobody acts on an area it
+ * does not own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -66,6 +77,12 @@ const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS] = {
 	&kvs_be_rbtree,
 	&kvs_be_list,
 };
+
+/*
+ * How often a teardown frees and purges again while memory is short: 10 s
+ * in all, after which it gives up loudly rather than hang rmmod.
+ */
+#define KVS_TEARDOWN_TRIES	500
 
 /* Tracking objects come from their own slab, never from the arena. */
 static struct kmem_cache *kvs_area_cachep;
@@ -164,12 +181,13 @@ static void kvs_area_free_rcu(struct rcu_head *head)
 }
 
 /*
- * An area that was never published: free it at once, pages included.
+ * An area that was never published: free it at once, pages included, and
+ * give back the RAM they were counted against.
  */
-static void kvs_area_discard(struct kvs_area *va)
+static void kvs_area_discard(struct kvs_arena *a, struct kvs_area *va)
 {
 	if (va->bk)
-		kvs_bk_destroy(va->bk);
+		kvs_bk_put(a, va->bk);
 	atomic_long_dec(&kvs_area_objs);
 	kmem_cache_free(kvs_area_cachep, va);
 }
@@ -281,8 +299,7 @@ static int kvs_build_req(struct kvs_arena *a, const struct kvs_spec *s,
 	if (s->populate && !a->purge)
 		return kvs_fail(e, -EINVAL,
 				"this arena has no reservation to map pages in");
-	/* vmap() refuses more pages than RAM has; a test tool, half of it. */
-	if (s->populate && s->size / 2 > totalram_pages() << (PAGE_SHIFT - 2))
+	if (s->populate && PAGE_ALIGN(s->size) >> PAGE_SHIFT > kvs_bk_limit())
 		return kvs_fail(e, -ERANGE,
 				"populating %lu bytes would take over half of RAM",
 				s->size);
@@ -325,8 +342,9 @@ static struct kvs_area *kvs_area_new(struct kvs_arena *a,
 				     unsigned long size, struct kvs_err *e)
 {
 	struct kvs_area *va;
+	int err;
 
-	va = kvs_inject(KVS_INJ_AREA) ? NULL :
+	va = kvs_fault(a, KVS_INJ_AREA) ? NULL :
 	     kmem_cache_zalloc(kvs_area_cachep, GFP_KERNEL);
 	if (!va)
 		return ERR_PTR(kvs_fail(e, -ENOMEM,
@@ -334,17 +352,15 @@ static struct kvs_area *kvs_area_new(struct kvs_arena *a,
 	atomic_long_inc(&kvs_area_objs);
 	va->size = size;
 	va->flags = (a->guard ? KVS_AF_GUARD : 0) | (s->top ? KVS_AF_TOP : 0);
+	atomic_set(&va->own, KVS_OWN_NEW);
 	if (!s->populate)
 		return va;
-	va->bk = kvs_inject(KVS_INJ_PAGE) ? NULL :
-		 kvs_bk_alloc(size >> PAGE_SHIFT);
-	if (!va->bk) {
+	err = kvs_bk_get(a, va, e);
+	if (err) {
 		atomic_long_dec(&kvs_area_objs);
 		kmem_cache_free(kvs_area_cachep, va);
-		return ERR_PTR(kvs_fail(e, -ENOMEM, "no memory for %lu pages",
-					size >> PAGE_SHIFT));
+		return ERR_PTR(err);
 	}
-	va->bk->va = va;
 	return va;
 }
 
@@ -358,6 +374,7 @@ static int kvs_place(struct kvs_arena *a, struct kvs_area *va,
 		     const struct kvs_spec *s, const struct kvs_req *r,
 		     int *path)
 {
+	kvs_assert_state(a);
 	if (!va->bk && kvs_pcpu_eligible(a, s, r->span) &&
 	    !kvs_pcpu_alloc(a, va, r->span)) {
 		*path = KVS_PATH_PCPU;
@@ -391,6 +408,7 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 	bool lazy_owns = false;
 	int err;
 
+	might_sleep();
 	err = kvs_build_req(a, s, &r, &size, e);
 	if (err)
 		goto fail;
@@ -421,12 +439,14 @@ int kvs_alloc(struct kvs_arena *a, const struct kvs_spec *s,
 		*addr = va->start;
 		kvs_count(a, KVS_ST_ALLOCS);
 		kvs_count_n(a, KVS_ST_BYTES_ALLOC, size);
+		/* The user's from here: a free may take it at once. */
+		kvs_own_move(va, KVS_OWN_NEW, KVS_OWN_LIVE);
 	}
 	percpu_up_read(&a->state_sem);
 
 	if (err) {
 		if (!lazy_owns)
-			kvs_area_discard(va);
+			kvs_area_discard(a, va);
 		goto fail;
 	}
 	trace_kvashim_alloc(*addr, size, r.align, kvs_backend_id(a->be),
@@ -444,13 +464,18 @@ fail:
  * @a:    the arena.
  * @addr: any address of the area or its guard page.
  *
- * The area may be lazy (freed, awaiting the purge): see kvs_bk_lazy().
+ * The area may have any owner (enum kvs_own): the caller decides by it.
+ * A chunk's reservation is never returned, only the areas inside it.
  * Context: rcu_read_lock() held; a->state_sem held for read.
  * Return: the area, valid until rcu_read_unlock(), or NULL.
  */
 struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
 {
-	struct kvs_area *va = a->be->lookup(a, addr);
+	struct kvs_area *va;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "kvs_lookup() outside RCU");
+	kvs_assert_state(a);
+	va = a->be->lookup(a, addr);
 
 	if (va && (va->flags & KVS_AF_CHUNK))
 		va = kvs_pcpu_lookup(va, addr);
@@ -458,83 +483,96 @@ struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
 }
 
 /*
- * Unlink the area starting at @addr from its chunk or from the backend.
- * A chunk found by the lookup stays allocated while RCU is held; the
- * backend's unlink() refuses chunks, so an address freed twice, racing
- * with a chunk lazy_owns there meanwhile, cannot unlink the chunk.  With the
- * overlay off no chunk exists (kvs_pcpu_stop() saw to it): no lookup.
+ * Why a free of @addr cannot claim @va, the area the lookup found there
+ * (or NULL), in one line.  The owner named is the one that won.
+ * Context: rcu_read_lock() held.
  */
-static struct kvs_area *kvs_unlink(struct kvs_arena *a, unsigned long addr,
-				   int *path)
+static int kvs_free_refused(unsigned long addr, const struct kvs_area *va,
+			    struct kvs_err *e)
 {
-	struct kvs_area *va;
-
-	if (!a->pcpu)
-		return a->be->unlink(a, addr);
-	rcu_read_lock();
-	va = a->be->lookup(a, addr);
-	if (va && (va->flags & KVS_AF_CHUNK)) {
-		*path = KVS_PATH_PCPU;
-		va = kvs_pcpu_unlink(a, va, addr);
-		rcu_read_unlock();
-		return va;
+	if (!va)
+		return kvs_fail(e, -ENOENT, "no live area starts at %#lx", addr);
+	if (va->start != addr && !kvs_own_freed(kvs_own(va)))
+		return kvs_fail(e, -ENOENT,
+				"%#lx is inside the area at %#lx (%lu bytes)",
+				addr, va->start, va->size);
+	if (va->start != addr)
+		return kvs_fail(e, -ENOENT, "no live area starts at %#lx", addr);
+	switch (kvs_own(va)) {
+	case KVS_OWN_NEW:
+		return kvs_fail(e, -EBUSY, "area at %#lx is still being mapped",
+				addr);
+	case KVS_OWN_TOUCH:
+		return kvs_fail(e, -EBUSY, "area at %#lx is being touched",
+				addr);
+	case KVS_OWN_FREE:
+		return kvs_fail(e, -ENOENT, "area at %#lx is being freed",
+				addr);
+	case KVS_OWN_LAZY:
+	case KVS_OWN_PURGE:
+		return kvs_fail(e, -ENOENT,
+				"area at %#lx was freed; it awaits the lazy purge",
+				addr);
+	default:
+		/* LIVE a moment ago: another free claimed it first. */
+		return kvs_fail(e, -ENOENT, "area at %#lx was freed meanwhile",
+				addr);
 	}
-	rcu_read_unlock();
-	return a->be->unlink(a, addr);
 }
 
 /*
- * The free of a populated area: it goes to the lazy list, not back to the
- * backend.  Returns 1 when no populated area starts at @addr (the caller
- * frees as usual), else 0, -ENOENT (freed already) or -EBUSY (being
- * mapped or touched); *@size is the area's.  Populated areas are never
- * in chunks, and while none is live the lookup is skipped: unpopulated
- * frees pay nothing.
+ * Claim the area that starts at @addr from its user: LIVE to FREE.
  * Context: a->state_sem held for read.
+ * Return: the area, now the caller's, or an ERR_PTR() with the reason.
  */
-static int kvs_retire(struct kvs_arena *a, unsigned long addr,
-		      unsigned long *size)
+static struct kvs_area *kvs_free_claim(struct kvs_arena *a,
+				       unsigned long addr, struct kvs_err *e)
 {
 	struct kvs_area *va;
-	int err = 1;
+	int err = 0;
 
-	if (!a->purge || !atomic_long_read(&a->purge->populated))
-		return 1;
 	rcu_read_lock();
-	va = a->be->lookup(a, addr);
-	if (va && va->start == addr && va->bk) {
-		*size = va->size;
-		err = kvs_bk_claim(a, va->bk, KVS_BK_LAZY);
-	}
+	va = kvs_lookup(a, addr);
+	if (!va || va->start != addr ||
+	    !kvs_own_move(va, KVS_OWN_LIVE, KVS_OWN_FREE))
+		err = kvs_free_refused(addr, va, e);
 	rcu_read_unlock();
-	if (!err)
-		kvs_lazy_retire(a, va);
-	return err;
+	return err ? ERR_PTR(err) : va;
 }
 
-/* Why a free of @addr failed, in one line. */
-static void kvs_free_reason(struct kvs_arena *a, unsigned long addr, int err,
-			    struct kvs_err *e)
+/*
+ * Take an area the caller owns (FREE) out of its place: a populated one
+ * to the lazy list, a chunk's out of its chunk, any other out of the
+ * backend's index.  On failure the area goes back to its user.
+ * Context: a->state_sem held for read.
+ * Return: 0, -ENOMEM (the index could not shrink), -EUCLEAN (the index
+ * does not hold the area: a kvashim bug).
+ */
+static int kvs_free_owned(struct kvs_arena *a, struct kvs_area *va,
+			  int *path, struct kvs_err *e)
 {
-	struct kvs_area *hit;
+	int err;
 
-	rcu_read_lock();
-	hit = kvs_lookup(a, addr);
+	if (va->bk) {
+		*path = KVS_PATH_LAZY;
+		kvs_lazy_retire(a, va);
+		return 0;
+	}
+	if (va->flags & KVS_AF_PCPU) {
+		*path = KVS_PATH_PCPU;
+		kvs_pcpu_unlink(a, va);
+		return 0;
+	}
+	err = a->be->unlink(a, va);
+	if (!err)
+		return 0;
+	kvs_own_move(va, KVS_OWN_FREE, KVS_OWN_LIVE);
 	if (err == -ENOMEM)
-		kvs_fail(e, err, "no memory to unlink the area at %#lx; it stays live",
-			 addr);
-	else if (hit && err == -EBUSY)
-		kvs_fail(e, err, "area at %#lx is being mapped or touched",
-			 hit->start);
-	else if (hit && kvs_bk_lazy(hit) && hit->start == addr)
-		kvs_fail(e, err, "area at %#lx was freed; it awaits the lazy purge",
-			 addr);
-	else if (hit && !kvs_bk_lazy(hit))
-		kvs_fail(e, err, "%#lx is inside the area at %#lx (%lu bytes)",
-			 addr, hit->start, hit->size);
-	else
-		kvs_fail(e, err, "no live area starts at %#lx", addr);
-	rcu_read_unlock();
+		return kvs_fail(e, err,
+				"no memory to unlink the area at %#lx; it stays live",
+				va->start);
+	return kvs_fail(e, -EUCLEAN, "%s does not index the area at %#lx",
+			a->be->name, va->start);
 }
 
 /**
@@ -547,32 +585,26 @@ static void kvs_free_reason(struct kvs_arena *a, unsigned long addr, int err,
  * range return at the next purge.  Any other area returns at once.
  * Context: process context; may sleep.
  * Return: 0, -ENOENT when no live area starts at @addr (unknown,
- * interior or already freed), -EBUSY while a populated area is being
- * mapped or touched; the reason in @e.
+ * interior or already freed), -EBUSY while the area is being mapped or
+ * touched, -ENOMEM when the index could not shrink; the reason in @e.
  */
 int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 {
 	u64 t0 = kvs_trace_clock(trace_kvashim_free_enabled());
 	int path = KVS_PATH_GLOBAL;
-	struct kvs_area *va = NULL;
+	struct kvs_area *va;
 	unsigned long size = 0;
-	int err;
+	int err = 0;
 
+	might_sleep();
 	percpu_down_read(&a->state_sem);
-	err = kvs_retire(a, addr, &size);
-	if (err == 1) {
-		err = 0;
-		va = kvs_unlink(a, addr, &path);
-		if (IS_ERR(va))
-			err = PTR_ERR(va);
-		else
-			size = va->size;
-	} else if (!err) {
-		path = KVS_PATH_LAZY;
-	}
-	if (err) {
-		kvs_free_reason(a, addr, err, e);
-	} else {
+	va = kvs_free_claim(a, addr, e);
+	if (IS_ERR(va))
+		err = PTR_ERR(va);
+	else
+		err = kvs_free_owned(a, va, &path, e);
+	if (!err) {
+		size = va->size;
 		kvs_count(a, KVS_ST_FREES);
 		kvs_count_n(a, KVS_ST_BYTES_FREED, size);
 	}
@@ -586,6 +618,7 @@ int kvs_free(struct kvs_arena *a, unsigned long addr, struct kvs_err *e)
 	}
 	trace_kvashim_free(addr, size, 0, kvs_backend_id(a->be),
 			   path, 0, kvs_trace_lat(t0));
+	/* A lazy area is the lazy list's now; any other is dead and ours. */
 	if (path != KVS_PATH_LAZY)
 		kvs_area_free(a, va);
 	return 0;
@@ -607,7 +640,7 @@ unsigned long kvs_free_all(struct kvs_arena *a)
 	 * freed now (no memory, or being touched) is stepped over.
 	 */
 	while (kvs_next(a, addr, &cur)) {
-		if (!(cur.flags & KVS_AF_LAZY) && !kvs_free(a, cur.start, NULL))
+		if (kvs_own(&cur) == KVS_OWN_LIVE && !kvs_free(a, cur.start, NULL))
 			n++;
 		else
 			addr = cur.end;
@@ -629,8 +662,9 @@ static void kvs_area_copy(struct kvs_area *out, const struct kvs_area *va)
 {
 	*out = *va;
 	if (va->bk)
-		out->flags |= KVS_AF_BACKED |
-			      (kvs_bk_lazy(va) ? KVS_AF_LAZY : 0);
+		out->flags |= KVS_AF_BACKED;
+	if (kvs_own_freed(kvs_own(va)))
+		out->flags |= KVS_AF_LAZY;
 	out->bk = NULL;
 	out->chunk = NULL;
 }
@@ -711,7 +745,7 @@ bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out)
 	percpu_down_read(&a->state_sem);
 	rcu_read_lock();
 	va = kvs_lookup(a, addr);
-	if (va && kvs_bk_lazy(va))
+	if (va && kvs_own_freed(kvs_own(va)))
 		va = NULL;
 	if (va)
 		kvs_area_copy(out, va);
@@ -748,17 +782,23 @@ int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 			 va->start, c->prev_end);
 		return -EUCLEAN;
 	}
-	if (va->flags & KVS_AF_DYING) {
+	/* Nothing is in flight: a free or a purge would hold state_sem. */
+	switch (kvs_own(va)) {
+	case KVS_OWN_LIVE:
+	case KVS_OWN_TOUCH:
+	case KVS_OWN_LAZY:
+		break;
+	default:
 		snprintf(c->reason, sizeof(c->reason),
-			 "area %#lx is still indexed after being freed",
-			 va->start);
+			 "area %#lx is indexed with owner %d outside any operation",
+			 va->start, kvs_own(va));
 		return -EUCLEAN;
 	}
 	if (kvs_bk_check(a, c, va))
 		return -EUCLEAN;
 	c->span += va->end - va->start;
 	c->prev_end = va->end;
-	if (kvs_bk_lazy(va)) {
+	if (kvs_own(va) == KVS_OWN_LAZY) {
 		c->lazy++;
 		return 0;
 	}
@@ -790,6 +830,7 @@ int kvs_check(struct kvs_arena *a, struct kvs_err *e)
 	unsigned long live, bytes, lazy;
 	int err;
 
+	might_sleep();
 	percpu_down_write(&a->state_sem);
 	err = a->be->check(a, &c);
 	live = kvs_live(a);
@@ -857,6 +898,12 @@ int kvs_switch_backend(struct kvs_arena *a, const char *name,
 			       kvs_lazy_areas(a));
 		goto out;
 	}
+	if (kvs_pcpu_chunks(a)) {
+		err = kvs_fail(e, -EBUSY,
+			       "%lu empty chunks could not be given back (no memory)",
+			       kvs_pcpu_chunks(a));
+		goto out;
+	}
 	if (be == a->be)
 		goto out;
 	/* Start the new index before stopping the old one: no gap. */
@@ -895,6 +942,9 @@ int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e)
 	percpu_up_write(&a->state_sem);
 	if (err == -EBUSY)
 		return kvs_fail(e, err, "chunks still hold live areas; free them first");
+	if (err && !on)
+		return kvs_fail(e, err,
+				"an empty chunk could not be given back (no memory); try again");
 	if (err)
 		return kvs_fail(e, err, "no memory for the overlay");
 	return 0;
@@ -910,8 +960,11 @@ void kvs_reset(struct kvs_arena *a)
 	struct kvs_stats *s;
 	int cpu;
 
+	/* A teardown: armed sites must not make it fail halfway. */
+	atomic_inc(&a->nofault);
 	kvs_free_all(a);
 	kvs_purge(a);
+	atomic_dec(&a->nofault);
 	kvs_purge_zero(a);
 	percpu_down_write(&a->state_sem);
 	/* Areas allocated since the free all stay counted as live. */
@@ -936,7 +989,6 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	objs = live * kvs_area_bytes();
 	a->be->usage(a, &u);
 	seq_printf(m, "backend %s\n", a->be->name);
-	percpu_up_read(&a->state_sem);
 
 	seq_printf(m, "arena_size %lu\n", a->size);
 	seq_printf(m, "guard_pages %d\n", a->guard);
@@ -952,7 +1004,6 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "area_objects %ld\n", atomic_long_read(&kvs_area_objs));
 	seq_printf(m, "meta_bytes_per_area %lu\n",
 		   live ? (u.meta_bytes + objs) / live : 0);
-	percpu_down_read(&a->state_sem);
 	kvs_pcpu_show(a, m);
 	percpu_up_read(&a->state_sem);
 	kvs_purge_show(a, m);
@@ -1017,12 +1068,32 @@ free_stats:
  */
 unsigned long kvs_arena_destroy(struct kvs_arena *a)
 {
-	unsigned long n = kvs_free_all(a);
+	unsigned long n = 0;
+	int tries;
 
+	/*
+	 * A teardown cannot fail: no injected fault reaches it, and a real
+	 * lack of memory (GFP_KERNEL index nodes) is waited out.
+	 */
+	atomic_inc(&a->nofault);
+	for (tries = 0; tries < KVS_TEARDOWN_TRIES; tries++) {
+		n += kvs_free_all(a);
+		kvs_purge(a);
+		percpu_down_write(&a->state_sem);
+		if (!kvs_live(a) && !kvs_lazy_areas(a) && !kvs_pcpu_stop(a)) {
+			percpu_up_write(&a->state_sem);
+			break;
+		}
+		percpu_up_write(&a->state_sem);
+		msleep(20);
+	}
 	kvs_purge_exit(a);
-	/* Every chunk is empty after free_all(): nothing can refuse. */
-	kvs_pcpu_stop(a);
-	a->be->fini(a);
+	if (tries == KVS_TEARDOWN_TRIES)
+		/* Leak the index rather than free memory still in it. */
+		pr_err("%s: %lu areas could not be freed for lack of memory; index leaked\n",
+		       a->be->name, kvs_live(a));
+	else
+		a->be->fini(a);
 	percpu_free_rwsem(&a->state_sem);
 	free_percpu(a->stats);
 	return n;

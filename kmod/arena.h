@@ -20,52 +20,68 @@
 #include <linux/sched/clock.h>
 #include <linux/types.h>
 
+#include "inject.h"
+
 struct kvs_arena;
 struct seq_file;
 
 /* === Areas === */
 
+/* What an area is; set before it is published and never changed after. */
 #define KVS_AF_GUARD	BIT(0)	/* a guard page follows the area */
 #define KVS_AF_TOP	BIT(1)	/* placed top-down */
-#define KVS_AF_DYING	BIT(2)	/* being unlinked: lookups must skip it */
 #define KVS_AF_CHUNK	BIT(3)	/* a per-CPU chunk's reservation (pcpu.c) */
-#define KVS_AF_RELEASE	BIT(4)	/* a chunk being given back: unlinkable */
 #define KVS_AF_PCPU	BIT(5)	/* served from a chunk, not the backend */
 /* In copies only (kvs_next(), kvs_find()), which carry no pointers: */
 #define KVS_AF_BACKED	BIT(6)	/* populated with pages */
 #define KVS_AF_LAZY	BIT(7)	/* freed; pages and range await the purge */
 
+/**
+ * enum kvs_own - who owns an area now.  Exactly one owner at a time.
+ *
+ * @KVS_OWN_NEW:   the allocating task: placed, not yet handed out (its
+ *                 pages are being mapped).
+ * @KVS_OWN_LIVE:  the user.  Only from here can a free or a touch take it.
+ * @KVS_OWN_TOUCH: a touch, writing its pages; back to LIVE after.
+ * @KVS_OWN_FREE:  the free that claimed it, taking it out of its index.
+ * @KVS_OWN_LAZY:  the lazy list (purge.c): unmapped, pages and range held.
+ * @KVS_OWN_PURGE: the purge giving it back; to LAZY again if it cannot.
+ * @KVS_OWN_CHUNK: a per-CPU chunk's reservation; pcpu.c alone frees it.
+ *
+ * Every change is kvs_own_move(), a compare-and-exchange from the state
+ * the mover expects, so two tasks can never both win the same area: the
+ * loser learns who holds it and says so (EBUSY, ENOENT).  Whoever holds
+ * the area may use it outside rcu_read_lock(): nobody else frees it.
+ * Lookups may return an area in any state; callers decide by the state.
+ */
+enum kvs_own {
+	KVS_OWN_NEW,
+	KVS_OWN_LIVE,
+	KVS_OWN_TOUCH,
+	KVS_OWN_FREE,
+	KVS_OWN_LAZY,
+	KVS_OWN_PURGE,
+	KVS_OWN_CHUNK,
+};
+
 struct kvs_area;
 struct kvs_chunk;
 struct page;
 
-/* struct kvs_backing::state bits; see kvs_backing below. */
-enum {
-	KVS_BK_MAPPED,	/* every page is mapped: touch and free may go */
-	KVS_BK_BUSY,	/* a touch is using the mapping: free must wait */
-	KVS_BK_LAZY,	/* freed: unmapped; pages and range await the purge */
-	KVS_BK_UNLINK,	/* the purge may take the area out of the index */
-};
-
 /**
  * struct kvs_backing - the pages behind one populated area.
  * @va:       the area they back.
- * @lazy:     link on the arena's lazy list, while KVS_BK_LAZY.
- * @state:    KVS_BK_* bits.  MAPPED, BUSY and LAZY change together under
- *            kvs_purge::lock; UNLINK is set by the purger alone, and
- *            read by the backends' unlink() under their own lock
- *            (kvs_unlinkable()).  Atomic bitops, so readers need no lock.
+ * @lazy:     link on the arena's lazy list, while the area is LAZY or
+ *            PURGE; guarded by kvs_purge::lock.
  * @nr_pages: pages still held; 0 once the purge has freed them.
  * @pages:    the order-0 pages, in address order.
  *
  * Allocated with the pages, before the area's range is reserved, and
- * freed with the tracking object after an RCU grace period (lookups may
- * still read @state).
+ * freed with the tracking object after an RCU grace period.
  */
 struct kvs_backing {
 	struct kvs_area *va;
 	struct list_head lazy;
-	unsigned long state;
 	unsigned long nr_pages;
 	struct page *pages[];
 };
@@ -75,8 +91,8 @@ struct kvs_backing {
  * @start: first byte of the area.
  * @end:   first byte after the reservation (area plus guard page).
  * @size:  usable bytes, a multiple of PAGE_SIZE.
- * @flags: KVS_AF_*; written under the owning backend's lock, read
- *         locklessly by RCU lookups (READ_ONCE).
+ * @flags: KVS_AF_*; fixed once the area is published.
+ * @own:   enum kvs_own; changed only by kvs_own_move().
  * @link:  the backend's index linkage (the maple backends need none).
  * @chunk: for KVS_AF_PCPU areas the chunk serving them; for KVS_AF_CHUNK
  *         reservations the chunk itself.
@@ -90,6 +106,7 @@ struct kvs_area {
 	unsigned long end;
 	unsigned long size;
 	unsigned int flags;
+	atomic_t own;
 	union {
 		struct rb_node rb;
 		struct list_head node;
@@ -99,27 +116,31 @@ struct kvs_area {
 	struct rcu_head rcu;
 };
 
-/**
- * kvs_unlinkable() - may a backend's unlink() remove @va for @addr?
- * @va:   the area indexed at @addr.
- * @addr: the address a caller asked to free.
- *
- * Only an area's exact start frees it, and only once; a per-CPU chunk's
- * reservation only when pcpu.c gives the chunk back, never through a free
- * of an address that happens to be the chunk's base; a populated area
- * only when the purge gives its range back (purge.c), since its free
- * only retires it to the lazy list.
- *
- * Return: true if @va may be unlinked.
- */
-static inline bool kvs_unlinkable(const struct kvs_area *va,
-				  unsigned long addr)
+static inline enum kvs_own kvs_own(const struct kvs_area *va)
 {
-	if (va->start != addr || (va->flags & KVS_AF_DYING))
-		return false;
-	if (va->bk && !test_bit(KVS_BK_UNLINK, &va->bk->state))
-		return false;
-	return !(va->flags & KVS_AF_CHUNK) || (va->flags & KVS_AF_RELEASE);
+	return atomic_read(&va->own);
+}
+
+/**
+ * kvs_own_move() - hand @va from owner @from to owner @to.
+ * @va:   the area.
+ * @from: the owner the caller expects (itself, or LIVE to claim it).
+ * @to:   the new owner.
+ *
+ * Full barrier on success: what the old owner wrote is seen by the new.
+ * Return: true if @va was @from and is now @to.
+ */
+static inline bool kvs_own_move(struct kvs_area *va, enum kvs_own from,
+				enum kvs_own to)
+{
+	return atomic_cmpxchg(&va->own, from, to) == from;
+}
+
+/* Freed by its user: awaiting the purge, or being given back by it. */
+static inline bool kvs_own_freed(enum kvs_own own)
+{
+	return own == KVS_OWN_FREE || own == KVS_OWN_LAZY ||
+	       own == KVS_OWN_PURGE;
 }
 
 /**
@@ -262,15 +283,19 @@ struct kvs_check {
  *          @va->start and @va->end.  Returns 0, or -ENOMEM when no gap
  *          fits or index metadata could not be allocated; the index is
  *          unchanged on failure.  May sleep.
- * @unlink: remove and return the area that starts exactly at @addr,
- *          marking it KVS_AF_DYING; ERR_PTR(-ENOENT) if there is none,
- *          ERR_PTR(-ENOMEM) if the index could not shrink (the area
- *          then stays live).  May sleep.
- * @lookup: the live area containing @addr (guard page included), or
- *          NULL.  Called under rcu_read_lock(); the result stays valid
- *          until rcu_read_unlock().
- * @next:   copy the first live area starting at or above @addr into @out.
- *          Returns false when there is none.
+ * @unlink: remove exactly @va, which the caller owns (enum kvs_own), from
+ *          the index.  Checked under the backend's lock: the index must
+ *          hold @va itself at @va->start, else -ENOENT and nothing
+ *          changes (a kvashim bug, reported by the caller).  -ENOMEM if
+ *          the index could not shrink: @va stays indexed and the caller
+ *          still owns it.  The backend knows nothing of owners or flags.
+ *          May sleep.
+ * @lookup: the indexed area whose reservation contains @addr (guard
+ *          page included), or NULL, whatever its owner.  Called under
+ *          rcu_read_lock(); the result stays valid until
+ *          rcu_read_unlock().
+ * @next:   copy the first indexed area starting at or above @addr into
+ *          @out.  Returns false when there is none.
  * @check:  walk every area in address order through kvs_check_area(),
  *          then verify the backend's own invariants.  0 or -EUCLEAN with
  *          @c->reason set.  Called with a->state_sem held for write.
@@ -289,7 +314,7 @@ struct kvs_backend {
 	void (*fini)(struct kvs_arena *a);
 	int (*alloc)(struct kvs_arena *a, struct kvs_area *va,
 		     const struct kvs_req *req);
-	struct kvs_area *(*unlink)(struct kvs_arena *a, unsigned long addr);
+	int (*unlink)(struct kvs_arena *a, struct kvs_area *va);
 	struct kvs_area *(*lookup)(struct kvs_arena *a, unsigned long addr);
 	bool (*next)(struct kvs_arena *a, unsigned long addr,
 		     struct kvs_area *out);
@@ -334,6 +359,11 @@ const struct kvs_backend *kvs_backend_by_name(const char *name);
  * @purge:      the lazy list of freed populated areas; NULL when the
  *              arena owns no real reservation (@vm) and so cannot map
  *              pages (the self tests' arenas).
+ * @faults:     armed fault-injection sites apply to this arena (the live
+ *              one); the self tests' and the bench's arenas never see
+ *              faults meant for it.
+ * @nofault:    teardowns in progress (reset, destroy): while non-zero no
+ *              site fails here, so that a teardown cannot fail.
  */
 struct kvs_arena {
 	unsigned long base;
@@ -347,7 +377,32 @@ struct kvs_arena {
 	unsigned long chunk_size;
 	struct kvs_pcpu *pcpu;
 	struct kvs_purge *purge;
+	bool faults;
+	atomic_t nofault;
 };
+
+/**
+ * kvs_fault() - should this evaluation of @site fail, in arena @a?
+ * @a:    the arena the allocation is for.
+ * @site: the allocation site.
+ *
+ * Return: true if the caller must behave as if the allocation failed.
+ */
+static inline bool kvs_fault(struct kvs_arena *a, enum kvs_inj_site site)
+{
+	return kvs_inject_any() && a->faults && !atomic_read(&a->nofault) &&
+	       kvs_inject(site);
+}
+
+/*
+ * Locking rules as code: each is checked by lockdep on a debug kernel.
+ * a->state_sem for read or write; percpu_rwsem_assert_held() does not
+ * tell the two apart, and some paths run under either.
+ */
+static inline void kvs_assert_state(struct kvs_arena *a)
+{
+	percpu_rwsem_assert_held(&a->state_sem);
+}
 
 /* The clock, read only while @on (an event is enabled): 0 otherwise. */
 static inline u64 kvs_trace_clock(bool on)

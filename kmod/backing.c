@@ -43,14 +43,33 @@
  */
 #define KVS_BK_GFP	(GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY)
 
+/* Pages of an area check walks in full; a larger one is sampled. */
+#define KVS_CHECK_PAGES	4096
+
 /**
- * kvs_bk_alloc() - a backing with @nr_pages pages.
- * @nr_pages: pages to allocate; at least one.
+ * kvs_bk_limit() - pages populated areas may hold in all, in one arena.
  *
- * Return: the backing, or NULL when the pages or the array could not be
- * had (nothing is left allocated).
+ * vmap() refuses more pages than RAM has; a test tool takes at most half
+ * of it, for all its populated areas together (lazy ones included, whose
+ * pages are held until the purge), so repeated requests cannot reach
+ * the OOM killer.
  */
-struct kvs_backing *kvs_bk_alloc(unsigned long nr_pages)
+unsigned long kvs_bk_limit(void)
+{
+	return totalram_pages() / 2;
+}
+
+/* Count @nr pages against the limit; false when they would pass it. */
+static bool kvs_bk_reserve(struct kvs_arena *a, unsigned long nr)
+{
+	if (atomic_long_add_return(nr, &a->purge->backed) <= kvs_bk_limit())
+		return true;
+	atomic_long_sub(nr, &a->purge->backed);
+	return false;
+}
+
+/* A backing with @nr_pages pages, or NULL (nothing left allocated). */
+static struct kvs_backing *kvs_bk_alloc(unsigned long nr_pages)
 {
 	struct kvs_backing *bk;
 	unsigned long got;
@@ -69,33 +88,68 @@ struct kvs_backing *kvs_bk_alloc(unsigned long nr_pages)
 	}
 	bk->nr_pages = got;
 	if (got < nr_pages) {
-		kvs_bk_destroy(bk);
+		while (got)
+			__free_page(bk->pages[--got]);
+		kvfree(bk);
 		return NULL;
 	}
 	return bk;
 }
 
 /**
- * kvs_bk_free_pages() - give the pages back to the page allocator.
- * @bk: the backing; its pages must be mapped nowhere (unmapped and the
- *      TLB flushed, or never mapped).
+ * kvs_bk_get() - the pages for a populated area, before it is placed.
+ * @a:  the arena.
+ * @va: the new area (KVS_OWN_NEW); @va->size set.  Sets @va->bk.
+ * @e:  the reason, on failure.
+ *
+ * Past the limit, freed areas still holding pages are purged first and
+ * the count tried once more, as an allocation that finds no gap does.
+ * Context: a->state_sem not held; may sleep.
+ * Return: 0, or -ENOMEM (limit reached, or no pages).
  */
-void kvs_bk_free_pages(struct kvs_backing *bk)
+int kvs_bk_get(struct kvs_arena *a, struct kvs_area *va, struct kvs_err *e)
+{
+	unsigned long nr = va->size >> PAGE_SHIFT;
+
+	if (!kvs_bk_reserve(a, nr) &&
+	    (!kvs_purge_retry(a) || !kvs_bk_reserve(a, nr)))
+		return kvs_fail(e, -ENOMEM,
+				"populated areas hold %ld pages; %lu more would pass half of RAM (%lu)",
+				atomic_long_read(&a->purge->backed), nr,
+				kvs_bk_limit());
+	va->bk = kvs_fault(a, KVS_INJ_PAGE) ? NULL : kvs_bk_alloc(nr);
+	if (!va->bk) {
+		atomic_long_sub(nr, &a->purge->backed);
+		return kvs_fail(e, -ENOMEM, "no memory for %lu pages", nr);
+	}
+	va->bk->va = va;
+	return 0;
+}
+
+/**
+ * kvs_bk_free_pages() - give the pages back to the page allocator.
+ * @a:  the arena they were counted in.
+ * @bk: the backing; its pages must be mapped nowhere (unmapped and the
+ *      TLB flushed, or never mapped).  Calling it again does nothing.
+ */
+void kvs_bk_free_pages(struct kvs_arena *a, struct kvs_backing *bk)
 {
 	unsigned long i;
 
 	for (i = 0; i < bk->nr_pages; i++)
 		__free_page(bk->pages[i]);
+	atomic_long_sub(bk->nr_pages, &a->purge->backed);
 	bk->nr_pages = 0;
 }
 
 /**
- * kvs_bk_destroy() - free the pages, then the backing itself.
+ * kvs_bk_put() - free the pages, then the backing itself.
+ * @a:  the arena.
  * @bk: the backing, unreachable by any lookup.
  */
-void kvs_bk_destroy(struct kvs_backing *bk)
+void kvs_bk_put(struct kvs_arena *a, struct kvs_backing *bk)
 {
-	kvs_bk_free_pages(bk);
+	kvs_bk_free_pages(a, bk);
 	kvfree(bk);
 }
 
@@ -179,20 +233,19 @@ static int kvs_map_range(unsigned long start, struct page **pages,
 				   kvs_map_pte, &ctx);
 }
 
-/**
- * kvs_bk_map() - map @bk's pages at @start, PAGE_KERNEL, as vmalloc does.
- * @bk:    the pages.
- * @start: where the area starts; its range is reserved.
- *
- * Return: 0, or -ENOMEM when a page table could not be allocated; then
- * whatever was mapped is unmapped and flushed again.
+/*
+ * Map @bk's pages at @start, PAGE_KERNEL, as vmalloc does.  Returns 0, or
+ * -ENOMEM when a page table could not be allocated, -EUCLEAN when a page
+ * was mapped there already; then whatever was mapped is unmapped and
+ * flushed again.
  */
-int kvs_bk_map(struct kvs_backing *bk, unsigned long start)
+static int kvs_bk_map(struct kvs_arena *a, struct kvs_backing *bk,
+		      unsigned long start)
 {
 	unsigned long size = bk->nr_pages << PAGE_SHIFT;
 	int err;
 
-	err = kvs_inject(KVS_INJ_PTE) ? -ENOMEM :
+	err = kvs_fault(a, KVS_INJ_PTE) ? -ENOMEM :
 	      kvs_map_range(start, bk->pages, bk->nr_pages);
 	if (err) {
 		kvs_bk_unmap(start, size);
@@ -212,18 +265,20 @@ int kvs_bk_map(struct kvs_backing *bk, unsigned long start)
  * On failure the mapping is undone and flushed, the pages are freed and
  * the area goes on the lazy list, so its range returns at the next purge
  * like any freed area's: the index is never edited behind the backend.
- * Context: a->state_sem held for read.
+ * Context: a->state_sem held for read; the caller owns @va (NEW).
  * Return: 0, or -ENOMEM / -EUCLEAN, and then @va belongs to the lazy list.
  */
 int kvs_bk_populate(struct kvs_arena *a, struct kvs_area *va,
 		    struct kvs_err *e)
 {
 	struct kvs_backing *bk = va->bk;
-	int err = kvs_bk_map(bk, va->start);
+	int err;
 
+	kvs_assert_state(a);
+	err = kvs_bk_map(a, bk, va->start);
 	if (err) {
-		kvs_bk_free_pages(bk);
-		kvs_lazy_add(a, va);
+		kvs_bk_free_pages(a, bk);
+		kvs_lazy_add(a, va, KVS_OWN_NEW);
 		if (err == -EUCLEAN)
 			return kvs_fail(e, err,
 					"a page is already mapped in [%#lx, %#lx)",
@@ -231,13 +286,31 @@ int kvs_bk_populate(struct kvs_arena *a, struct kvs_area *va,
 		return kvs_fail(e, err, "no memory for the page tables of %#lx",
 				va->start);
 	}
-	atomic_long_add(bk->nr_pages, &a->purge->backed);
+	/* The caller's move to LIVE orders the PTE writes before any claim. */
 	atomic_long_inc(&a->purge->populated);
-	/* The lock orders the PTE writes before any claim that sees MAPPED. */
-	spin_lock(&a->purge->lock);
-	set_bit(KVS_BK_MAPPED, &bk->state);
-	spin_unlock(&a->purge->lock);
 	return 0;
+}
+
+/* Pages a page-table walk looks at between two cond_resched(). */
+#define KVS_WALK_BATCH	512
+
+/*
+ * Mapped pages of [@start, @start + @size), one vmalloc_to_page() each
+ * (exported on every kernel).  With @resched it yields every
+ * KVS_WALK_BATCH pages: a terabyte arena is 2^28 of them.
+ */
+static unsigned long kvs_bk_walk(unsigned long start, unsigned long size,
+				 bool resched)
+{
+	unsigned long addr, n = 0, i = 0;
+
+	for (addr = start; addr < start + size; addr += PAGE_SIZE) {
+		if (vmalloc_to_page((void *)addr))
+			n++;
+		if (resched && !(++i % KVS_WALK_BATCH))
+			cond_resched();
+	}
+	return n;
 }
 
 /**
@@ -245,27 +318,12 @@ int kvs_bk_populate(struct kvs_arena *a, struct kvs_area *va,
  * @start: page aligned.
  * @size:  page aligned.
  *
- * Walks the kernel page table with vmalloc_to_page(), exported on every
- * kernel, one page at a time.
- * Context: any; takes no lock, allocates nothing, does not sleep.
+ * Context: process context; may sleep (the walk yields).
  */
 unsigned long kvs_bk_present(unsigned long start, unsigned long size)
 {
-	unsigned long addr, n = 0;
-
-	for (addr = start; addr < start + size; addr += PAGE_SIZE)
-		if (vmalloc_to_page((void *)addr))
-			n++;
-	return n;
-}
-
-/**
- * kvs_bk_lazy() - was @va freed, its range awaiting the purge?
- * @va: any area.
- */
-bool kvs_bk_lazy(const struct kvs_area *va)
-{
-	return va->bk && test_bit(KVS_BK_LAZY, &va->bk->state);
+	might_sleep();
+	return kvs_bk_walk(start, size, true);
 }
 
 /* === Touch === */
@@ -306,20 +364,23 @@ static long kvs_touch_page(unsigned long addr)
 int kvs_bk_touch(struct kvs_arena *a, unsigned long addr,
 		 unsigned long *pages, struct kvs_err *e)
 {
-	struct kvs_backing *bk = NULL;
 	struct kvs_area *found;
 	unsigned long i, start = 0;
+	enum kvs_own own = KVS_OWN_LIVE;
 	long bad;
 	int err = -ENOENT;
 
+	might_sleep();
 	percpu_down_read(&a->state_sem);
 	rcu_read_lock();
 	found = kvs_lookup(a, addr);
 	if (found) {
 		start = found->start;
 		*pages = found->size >> PAGE_SHIFT;
-		bk = found->bk;
-		err = bk ? kvs_bk_claim(a, bk, KVS_BK_BUSY) : -EINVAL;
+		own = kvs_own(found);
+		err = !found->bk ? -EINVAL :
+		      kvs_own_move(found, KVS_OWN_LIVE, KVS_OWN_TOUCH) ? 0 :
+		      kvs_own_freed(own) ? -ENOENT : -EBUSY;
 	}
 	rcu_read_unlock();
 	percpu_up_read(&a->state_sem);
@@ -333,10 +394,10 @@ int kvs_bk_touch(struct kvs_arena *a, unsigned long addr,
 	if (err == -ENOENT)
 		return kvs_fail(e, err, "area at %#lx was freed", start);
 	if (err)
-		return kvs_fail(e, err, "area at %#lx is being mapped or touched",
-				start);
+		return kvs_fail(e, err, "area at %#lx is being %s", start,
+				own == KVS_OWN_NEW ? "mapped" : "touched");
 
-	/* Claimed: nothing can unmap or free it until the release. */
+	/* Ours (TOUCH): nothing can unmap or free it until we hand it back. */
 	for (i = 0; i < *pages; i++) {
 		bad = kvs_touch_page(start + (i << PAGE_SHIFT));
 		if (bad >= 0) {
@@ -347,7 +408,7 @@ int kvs_bk_touch(struct kvs_arena *a, unsigned long addr,
 		}
 		cond_resched();
 	}
-	kvs_bk_release(a, bk);
+	kvs_own_move(found, KVS_OWN_TOUCH, KVS_OWN_LIVE);
 	return err;
 }
 
@@ -389,7 +450,12 @@ int kvs_bk_ptes(struct kvs_arena *a, unsigned long addr, unsigned long size,
  * @va: the area.
  *
  * A live populated area maps every page and nothing on its guard page;
- * a lazy one maps nothing; an unpopulated one maps nothing either.
+ * a lazy one maps nothing; an unpopulated one maps nothing either.  The
+ * walk runs under a backend's spinlock and cannot yield, so past
+ * KVS_CHECK_PAGES an area is sampled: its first and last KVS_CHECK_PAGES/2
+ * pages and its guard page, where a mapping left by an earlier occupant
+ * of the range would begin or end.  Populated areas are at most half of
+ * RAM; an unpopulated one may be a terabyte.
  * Context: a->state_sem held for write; may run under a backend's
  * spinlock (the walk allocates nothing and does not sleep).
  *
@@ -398,19 +464,27 @@ int kvs_bk_ptes(struct kvs_arena *a, unsigned long addr, unsigned long size,
 int kvs_bk_check(struct kvs_arena *a, struct kvs_check *c,
 		 const struct kvs_area *va)
 {
+	unsigned long span = va->end - va->start, half = KVS_CHECK_PAGES / 2;
 	unsigned long want = 0, got;
+	enum kvs_own own = kvs_own(va);
+	bool mapped = va->bk && (own == KVS_OWN_LIVE || own == KVS_OWN_TOUCH);
 
 	if (!a->purge)
 		return 0;
-	if (va->bk && test_bit(KVS_BK_MAPPED, &va->bk->state) &&
-	    !test_bit(KVS_BK_LAZY, &va->bk->state))
+	if (mapped)
 		want = va->size >> PAGE_SHIFT;
-	got = kvs_bk_present(va->start, va->end - va->start);
+	if (mapped || span <= KVS_CHECK_PAGES << PAGE_SHIFT) {
+		got = kvs_bk_walk(va->start, span, false);
+	} else {
+		got = kvs_bk_walk(va->start, half << PAGE_SHIFT, false) +
+		      kvs_bk_walk(va->end - (half << PAGE_SHIFT),
+				  half << PAGE_SHIFT, false);
+	}
 	if (got == want)
 		return 0;
 	snprintf(c->reason, sizeof(c->reason),
 		 "area %#lx (%s) maps %lu pages, expected %lu", va->start,
-		 !va->bk ? "unpopulated" : kvs_bk_lazy(va) ? "lazy" : "populated",
+		 !va->bk ? "unpopulated" : kvs_own_freed(own) ? "lazy" : "populated",
 		 got, want);
 	return -EUCLEAN;
 }

@@ -19,8 +19,8 @@ struct seq_file;
 
 /**
  * struct kvs_purge - an arena's lazy list and what its purges did.
- * @lock:      guards @lazy, @nr_areas, @nr_pages and the MAPPED, BUSY and
- *             LAZY bits of every backing.  Never held across a sleep.
+ * @lock:      guards @lazy, @nr_areas and @nr_pages, and every move of an
+ *             area to or from KVS_OWN_LAZY.  Never held across a sleep.
  * @lazy:      freed populated areas, oldest first.
  * @nr_areas:  areas on @lazy.
  * @nr_pages:  pages they still hold (the kernel's vmap_lazy_nr).
@@ -28,9 +28,9 @@ struct seq_file;
  *             write), never the other way round.
  * @work:      the purge queued when @nr_pages passes the threshold.
  * @arena:     the arena, for @work.
- * @populated: populated areas that are live (mapped, not yet freed):
- *             frees look for a backing only while this is non-zero.
- * @backed:    pages kvashim holds for this arena, mapped or lazy.
+ * @populated: populated areas that are live (mapped, not yet freed).
+ * @backed:    pages kvashim holds or has reserved for this arena, mapped
+ *             or lazy; at most kvs_bk_limit().
  * @purges:    purges that found something to do.
  * @purged_areas: areas they gave back to the index.
  * @flushed:   pages they freed after their TLB flush.
@@ -55,10 +55,10 @@ struct kvs_purge {
 };
 
 /* backing.c: pages, page tables, touch. */
-struct kvs_backing *kvs_bk_alloc(unsigned long nr_pages);
-void kvs_bk_free_pages(struct kvs_backing *bk);
-void kvs_bk_destroy(struct kvs_backing *bk);
-int kvs_bk_map(struct kvs_backing *bk, unsigned long start);
+unsigned long kvs_bk_limit(void);
+int kvs_bk_get(struct kvs_arena *a, struct kvs_area *va, struct kvs_err *e);
+void kvs_bk_free_pages(struct kvs_arena *a, struct kvs_backing *bk);
+void kvs_bk_put(struct kvs_arena *a, struct kvs_backing *bk);
 int kvs_bk_populate(struct kvs_arena *a, struct kvs_area *va,
 		    struct kvs_err *e);
 void kvs_bk_unmap(unsigned long start, unsigned long size);
@@ -71,7 +71,6 @@ int kvs_bk_ptes(struct kvs_arena *a, unsigned long addr, unsigned long size,
 		struct kvs_err *e);
 int kvs_bk_check(struct kvs_arena *a, struct kvs_check *c,
 		 const struct kvs_area *va);
-bool kvs_bk_lazy(const struct kvs_area *va);
 
 /* purge.c: the lazy list. */
 int kvs_purge_init(struct kvs_arena *a);
@@ -82,9 +81,8 @@ void kvs_purge_throttle(struct kvs_arena *a);
 bool kvs_purge_retry(struct kvs_arena *a);
 void kvs_purge_zero(struct kvs_arena *a);
 void kvs_lazy_retire(struct kvs_arena *a, struct kvs_area *va);
-void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va);
-int kvs_bk_claim(struct kvs_arena *a, struct kvs_backing *bk, int bit);
-void kvs_bk_release(struct kvs_arena *a, struct kvs_backing *bk);
+void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va,
+		  enum kvs_own from);
 unsigned long kvs_lazy_areas(struct kvs_arena *a);
 void kvs_purge_show(struct kvs_arena *a, struct seq_file *m);
 

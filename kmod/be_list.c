@@ -47,12 +47,6 @@ static struct kvs_area *kvs_list_area(struct list_head *pos)
 	return list_entry(pos, struct kvs_area, link.node);
 }
 
-/* Pairs with the WRITE_ONCE() in kvs_list_unlink(). */
-static bool kvs_list_live(const struct kvs_area *va)
-{
-	return !(READ_ONCE(va->flags) & KVS_AF_DYING);
-}
-
 /* === Gap search === */
 
 /* Whether the gap [gs, ge) holds the request inside the window. */
@@ -222,24 +216,19 @@ static int kvs_list_alloc(struct kvs_arena *a, struct kvs_area *va,
 	return err;
 }
 
-static struct kvs_area *kvs_list_unlink(struct kvs_arena *a,
-					unsigned long addr)
+static int kvs_list_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	struct kvs_list *l = kvs_list(a);
-	struct kvs_area *va;
+	int err = -ENOENT;
 
 	spin_lock(&l->lock);
-	va = kvs_list_ceil(a, l, addr);
-	if (!va || !kvs_unlinkable(va, addr)) {
-		va = ERR_PTR(-ENOENT);
-	} else {
-		/* Pairs with READ_ONCE() in kvs_list_live(). */
-		WRITE_ONCE(va->flags, va->flags | KVS_AF_DYING);
+	if (kvs_list_ceil(a, l, va->start) == va) {
 		list_del(&va->link.node);
 		l->nr--;
+		err = 0;
 	}
 	spin_unlock(&l->lock);
-	return va;
+	return err;
 }
 
 /*
@@ -255,8 +244,6 @@ static struct kvs_area *kvs_list_lookup(struct kvs_arena *a,
 
 	spin_lock(&l->lock);
 	va = kvs_list_find(a, l, addr);
-	if (va && !kvs_list_live(va))
-		va = NULL;
 	spin_unlock(&l->lock);
 	return va;
 }
@@ -270,9 +257,6 @@ static bool kvs_list_next(struct kvs_arena *a, unsigned long addr,
 
 	spin_lock(&l->lock);
 	va = kvs_list_ceil(a, l, addr);
-	while (va && !kvs_list_live(va))
-		va = list_is_last(&va->link.node, &l->areas) ? NULL :
-		     list_next_entry(va, link.node);
 	if (va) {
 		*out = *va;
 		found = true;

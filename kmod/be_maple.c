@@ -33,9 +33,9 @@
  *    allocate with the lock dropped and inserts only if the range is
  *    still empty; -EEXIST means another CPU took the gap meanwhile, and
  *    the search starts again;
- *  - erasing may also drop the lock; the area is marked KVS_AF_DYING
- *    first, so no other caller can unlink it, and its range stays
- *    occupied (nobody can allocate there) until the erase completes.
+ *  - erasing may also drop the lock; the caller owns the area (enum
+ *    kvs_own), so no other caller can unlink it meanwhile, and its range
+ *    stays occupied (nobody can allocate there) until the erase completes.
  * Point lookups (mtree_load()) hold only rcu_read_lock(); areas are
  * freed after a grace period (kvs_area_free()) and replaced tree nodes
  * are RCU-freed by the tree itself.  Walks (next, usage) take the lock
@@ -93,14 +93,14 @@ int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 		va->end = addr + r->span;
 		mas_set_range(&mas, va->start, va->end - 1);
 		kvs_count(a, KVS_ST_MT_STORES);
-		err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+		err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
 		      mas_store_gfp(&mas, va, GFP_NOWAIT | __GFP_NOWARN);
 		if (err != -ENOMEM)
 			break;
 
 		mas_unlock(&mas);
 		kvs_count(a, KVS_ST_MT_SLOW_INSERTS);
-		err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+		err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
 		      mtree_insert_range(mt, va->start, va->end - 1, va,
 					 GFP_KERNEL);
 		if (err != -EEXIST)
@@ -112,41 +112,36 @@ int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 	return err;
 }
 
-struct kvs_area *kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
-			       unsigned long addr)
+/*
+ * Erase exactly @va: the tree must hold it over its reservation.  On
+ * failure the tree is unchanged.
+ */
+int kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
+		  struct kvs_area *va)
 {
-	MA_STATE(mas, mt, addr, addr);
-	struct kvs_area *va;
+	MA_STATE(mas, mt, va->start, va->start);
 	int err;
 
+	might_sleep();
 	mas_lock(&mas);
 	kvs_count(a, KVS_ST_MT_WALKS);
-	va = mas_walk(&mas);
-	if (!va || !kvs_unlinkable(va, addr)) {
+	if (mas_walk(&mas) != va || mas.index != va->start ||
+	    mas.last != va->end - 1) {
 		mas_unlock(&mas);
-		return ERR_PTR(-ENOENT);
+		return -ENOENT;
 	}
-	/* Pairs with READ_ONCE() in the RCU readers. */
-	WRITE_ONCE(va->flags, va->flags | KVS_AF_DYING);
-
 	kvs_count(a, KVS_ST_MT_ERASES);
 	mas_set_range(&mas, va->start, va->end - 1);
-	err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+	err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
 	      mas_store_gfp(&mas, NULL, GFP_KERNEL);
-	if (err) {
-		/* The tree is unchanged: the area stays live. */
-		WRITE_ONCE(va->flags, va->flags & ~KVS_AF_DYING);
-		va = ERR_PTR(err);
-	}
 	mas_unlock(&mas);
-	return va;
+	return err;
 }
 
-/* Accept what an RCU walk found only if it is live and covers @addr. */
+/* Accept what an RCU walk found only if it covers @addr. */
 static bool kvs_maple_valid(const struct kvs_area *va, unsigned long addr)
 {
-	return va && !(READ_ONCE(va->flags) & KVS_AF_DYING) &&
-	       addr >= va->start && addr < va->end;
+	return va && addr >= va->start && addr < va->end;
 }
 
 struct kvs_area *kvs_mt_lookup(struct kvs_arena *a, struct maple_tree *mt,
@@ -343,10 +338,9 @@ static int kvs_maple_alloc(struct kvs_arena *a, struct kvs_area *va,
 	return kvs_mt_alloc(a, kvs_maple(a), va, r);
 }
 
-static struct kvs_area *kvs_maple_unlink(struct kvs_arena *a,
-					 unsigned long addr)
+static int kvs_maple_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
-	return kvs_mt_unlink(a, kvs_maple(a), addr);
+	return kvs_mt_unlink(a, kvs_maple(a), va);
 }
 
 static struct kvs_area *kvs_maple_lookup(struct kvs_arena *a,

@@ -13,8 +13,8 @@
 void kvs_mt_init(struct maple_tree *mt);
 int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 		 struct kvs_area *va, const struct kvs_req *r);
-struct kvs_area *kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
-			       unsigned long addr);
+int kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
+		  struct kvs_area *va);
 struct kvs_area *kvs_mt_lookup(struct kvs_arena *a, struct maple_tree *mt,
 			       unsigned long addr);
 bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,

@@ -59,7 +59,7 @@ static bool kvs_dual_store(struct kvs_arena *a, struct kvs_dual *d,
 
 	kvs_count(a, entry ? KVS_ST_MT_STORES : KVS_ST_MT_ERASES);
 	mas_lock(&mas);
-	err = kvs_inject(KVS_INJ_MAPLE) ? -ENOMEM :
+	err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
 	      mas_store_gfp(&mas, entry, GFP_KERNEL);
 	mas_unlock(&mas);
 	return !err;
@@ -184,20 +184,19 @@ static int kvs_dual_alloc(struct kvs_arena *a, struct kvs_area *va,
 	return err;
 }
 
-static struct kvs_area *kvs_dual_unlink(struct kvs_arena *a,
-					unsigned long addr)
+static int kvs_dual_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	struct kvs_dual *d = kvs_dual(a);
-	struct kvs_area *va;
+	int err;
 
 	mutex_lock(&d->lock);
 	if (d->stale)
 		kvs_dual_resync(a, d);
-	va = kvs_mt_unlink(a, &d->occ, addr);
-	if (!IS_ERR(va))
+	err = kvs_mt_unlink(a, &d->occ, va);
+	if (!err)
 		kvs_dual_give(a, d, va->start, va->end);
 	mutex_unlock(&d->lock);
-	return va;
+	return err;
 }
 
 static struct kvs_area *kvs_dual_lookup(struct kvs_arena *a,

@@ -450,12 +450,6 @@ static struct kvs_area *kvs_rb_area_of(struct rb_node *n)
 	return rb_entry_safe(n, struct kvs_area, link.rb);
 }
 
-/* Pairs with the WRITE_ONCE() in kvs_rb_unlink(). */
-static bool kvs_rb_live(const struct kvs_area *va)
-{
-	return !(READ_ONCE(va->flags) & KVS_AF_DYING);
-}
-
 static void kvs_rb_busy_insert(struct kvs_rb *rb, struct kvs_area *va)
 {
 	struct rb_node **link = &rb->busy_root.rb_node, *parent = NULL;
@@ -706,7 +700,7 @@ static int kvs_rb_alloc(struct kvs_arena *a, struct kvs_area *va,
 
 	/* The no-edge split's second block, allocated while we may sleep. */
 	if (kvs_rb_may_split(a, r))
-		spare = kvs_inject(KVS_INJ_RBNODE) ? NULL :
+		spare = kvs_fault(a, KVS_INJ_RBNODE) ? NULL :
 			kmem_cache_alloc(rb->cachep, GFP_KERNEL);
 
 	spin_lock(&rb->lock);
@@ -732,33 +726,30 @@ static int kvs_rb_alloc(struct kvs_arena *a, struct kvs_area *va,
 	return err;
 }
 
-static struct kvs_area *kvs_rb_unlink(struct kvs_arena *a, unsigned long addr)
+static int kvs_rb_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	struct kvs_rb *rb = kvs_rb(a);
 	struct kvs_rb_free *prev, *next, *spare;
-	struct kvs_area *va;
+	int err = 0;
 
+	might_sleep();
 	/* A free that touches no free block needs a new one: have it ready. */
-	spare = kvs_inject(KVS_INJ_RBNODE) ? NULL :
+	spare = kvs_fault(a, KVS_INJ_RBNODE) ? NULL :
 		kmem_cache_alloc(rb->cachep, GFP_KERNEL);
 
 	spin_lock(&rb->lock);
-	va = kvs_rb_busy_find(rb, addr);
-	if (!va || !kvs_unlinkable(va, addr)) {
-		va = ERR_PTR(-ENOENT);
+	if (kvs_rb_busy_find(rb, va->start) != va) {
+		err = -ENOENT;
 		goto unlock;
 	}
 	prev = kvs_rb_free_below(rb, va->start);
 	next = kvs_rb_free_next(rb, prev);
 	if (!spare && !(prev && prev->end == va->start) &&
 	    !(next && next->start == va->end)) {
-		/* Nothing changed yet: the area stays live. */
-		va = ERR_PTR(-ENOMEM);
+		/* Nothing changed yet: the area stays indexed. */
+		err = -ENOMEM;
 		goto unlock;
 	}
-
-	/* Pairs with READ_ONCE() in kvs_rb_live(). */
-	WRITE_ONCE(va->flags, va->flags | KVS_AF_DYING);
 	kvs_rb_busy_erase(rb, va);
 	kvs_rb_merge(rb, prev, next, va->start, va->end, &spare);
 unlock:
@@ -767,7 +758,7 @@ unlock:
 
 	if (spare)
 		kmem_cache_free(rb->cachep, spare);
-	return va;
+	return err;
 }
 
 /*
@@ -782,8 +773,6 @@ static struct kvs_area *kvs_rb_lookup(struct kvs_arena *a, unsigned long addr)
 
 	spin_lock(&rb->lock);
 	va = kvs_rb_busy_find(rb, addr);
-	if (va && !kvs_rb_live(va))
-		va = NULL;
 	spin_unlock(&rb->lock);
 	return va;
 }
@@ -796,8 +785,6 @@ static bool kvs_rb_next(struct kvs_arena *a, unsigned long addr,
 
 	spin_lock(&rb->lock);
 	va = kvs_rb_busy_ceil(rb, addr);
-	while (va && !kvs_rb_live(va))
-		va = kvs_rb_area_of(rb_next(&va->link.rb));
 	if (va)
 		*out = *va;
 	spin_unlock(&rb->lock);

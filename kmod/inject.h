@@ -32,10 +32,18 @@ extern unsigned long kvs_inject_armed;
 
 bool __kvs_inject(enum kvs_inj_site site);
 
+/* Is any site armed?  One load: the hot paths' only cost when none is. */
+static inline bool kvs_inject_any(void)
+{
+	return unlikely(READ_ONCE(kvs_inject_armed));
+}
+
 /**
  * kvs_inject() - should this evaluation of @site fail?
  * @site: the allocation site about to allocate.
  *
+ * Sites of an arena go through kvs_fault() (arena.h), which applies them
+ * to the live arena only; the load's symbol resolution has no arena.
  * Return: true if the caller must behave as if the allocation failed.
  */
 static inline bool kvs_inject(enum kvs_inj_site site)

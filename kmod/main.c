@@ -115,6 +115,8 @@ static int __init kvs_init(void)
 		pr_err("cannot set up the %s backend (%d)\n", be->name, err);
 		goto unreserve;
 	}
+	/* Armed fault sites apply to this arena alone. */
+	kvs_arena.faults = true;
 	kvs_debugfs_init(&kvs_arena);
 	pr_info("%lu MiB arena indexed by %s\n", arena_size >> 20, be->name);
 	return 0;

@@ -22,6 +22,14 @@
  * fast path takes its reference with atomic_long_inc_not_zero(), so a
  * chunk that died under it (a drain on another CPU) is never revived.
  *
+ * Ownership: the reservation is KVS_OWN_CHUNK for its whole life; only
+ * this file unlinks it, and only at zero references.  If the backend
+ * cannot shrink its index then (no memory), the chunk stays on the list,
+ * "stranded": empty, nobody's current chunk, still indexed, so its range
+ * is neither lost nor handed out; every drain tries to give it back
+ * again, and the overlay cannot be switched off, nor the backend
+ * switched, until it is gone.
+ *
  * Locking: the bump pointer is written only by its owner CPU with
  * preemption disabled, which also makes that section an RCU reader, so a
  * chunk seen there stays allocated.  A slot is published with
@@ -50,6 +58,7 @@
  * @bump:  next free address; written by the owner CPU only.
  * @refs:  live areas, plus one while it is a CPU's current chunk.
  * @cpu:   the CPU it was made for.
+ * @stranded: its give-back failed; to be retried (guarded by kvs_pcpu::lock).
  * @node:  on kvs_pcpu::chunks.
  * @slots: one per page; an area's first page points at the area.
  */
@@ -58,6 +67,7 @@ struct kvs_chunk {
 	unsigned long bump;
 	atomic_long_t refs;
 	int cpu;
+	bool stranded;
 	struct list_head node;
 	struct kvs_area __rcu **slots;
 };
@@ -66,7 +76,7 @@ struct kvs_chunk {
  * struct kvs_pcpu - the overlay of one arena.
  * @cur:    each CPU's current chunk, or NULL.
  * @size:   bytes per chunk.
- * @lock:   guards @chunks only.
+ * @lock:   guards @chunks, @nr and each chunk's @stranded.
  * @chunks: every chunk not yet given back.
  * @nr:     how many.
  */
@@ -98,16 +108,17 @@ static struct kvs_chunk *kvs_chunk_new(struct kvs_arena *a)
 	};
 	struct kvs_chunk *c;
 
-	c = kvs_inject(KVS_INJ_CHUNK) ? NULL : kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kvs_fault(a, KVS_INJ_CHUNK) ? NULL : kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return NULL;
-	c->slots = kvs_inject(KVS_INJ_CHUNK) ? NULL :
+	c->slots = kvs_fault(a, KVS_INJ_CHUNK) ? NULL :
 		   kvcalloc(p->size >> PAGE_SHIFT, sizeof(*c->slots),
 			    GFP_KERNEL);
 	if (!c->slots)
 		goto free;
 	c->va.size = p->size;
 	c->va.flags = KVS_AF_CHUNK;
+	atomic_set(&c->va.own, KVS_OWN_CHUNK);
 	c->va.chunk = c;
 	if (a->be->alloc(a, &c->va, &r))
 		goto free;
@@ -128,33 +139,70 @@ free:
 }
 
 /*
- * The last reference is gone: give the reservation back.  Nothing can
- * reach the chunk any more but RCU readers, so it is freed after them.
+ * Give an unreferenced chunk's reservation back to the backend.  Nothing
+ * can reach the chunk any more but RCU readers (which find no area in
+ * it), so it is freed after them.  Returns false when the backend could
+ * not shrink its index: the chunk is then still indexed and listed.
  */
-static void kvs_chunk_release(struct kvs_arena *a, struct kvs_chunk *c)
+static bool kvs_chunk_give_back(struct kvs_arena *a, struct kvs_chunk *c)
 {
-	struct kvs_area *va;
-
+	if (a->be->unlink(a, &c->va))
+		return false;
 	spin_lock(&a->pcpu->lock);
 	list_del(&c->node);
 	a->pcpu->nr--;
 	spin_unlock(&a->pcpu->lock);
-
-	WRITE_ONCE(c->va.flags, c->va.flags | KVS_AF_RELEASE);
-	va = a->be->unlink(a, c->va.start);
-	if (IS_ERR(va)) {
-		/*
-		 * The backend could not shrink its index (no memory): keep
-		 * the reservation, dead but consistent, rather than leak it
-		 * out of the index.
-		 */
-		pr_warn_ratelimited("chunk %#lx kept: backend unlink failed (%ld)\n",
-				    c->va.start, PTR_ERR(va));
-		return;
-	}
 	kvs_count(a, KVS_ST_PCPU_RELEASES);
 	trace_kvashim_chunk_release(c->cpu, c->va.start, c->va.size);
 	call_rcu(&c->va.rcu, kvs_chunk_free_rcu);
+	return true;
+}
+
+/* The last reference is gone: give it back, or strand it for a retry. */
+static void kvs_chunk_release(struct kvs_arena *a, struct kvs_chunk *c)
+{
+	kvs_assert_state(a);
+	if (kvs_chunk_give_back(a, c))
+		return;
+	spin_lock(&a->pcpu->lock);
+	c->stranded = true;
+	spin_unlock(&a->pcpu->lock);
+}
+
+/*
+ * Try again to give back every stranded chunk.  Each is taken off the
+ * list's stranded set under the lock, so two reapers never try the same.
+ * Returns how many are still stranded.
+ * Context: a->state_sem held; may sleep.
+ */
+static unsigned long kvs_chunk_reap(struct kvs_arena *a)
+{
+	struct kvs_pcpu *p = a->pcpu;
+	struct kvs_chunk *c, *tmp;
+	unsigned long left = 0;
+	LIST_HEAD(todo);
+
+	spin_lock(&p->lock);
+	list_for_each_entry_safe(c, tmp, &p->chunks, node) {
+		if (!c->stranded)
+			continue;
+		c->stranded = false;
+		list_move(&c->node, &todo);
+	}
+	spin_unlock(&p->lock);
+
+	list_for_each_entry_safe(c, tmp, &todo, node) {
+		spin_lock(&p->lock);
+		list_move(&c->node, &p->chunks);
+		spin_unlock(&p->lock);
+		if (!kvs_chunk_give_back(a, c)) {
+			spin_lock(&p->lock);
+			c->stranded = true;
+			spin_unlock(&p->lock);
+			left++;
+		}
+	}
+	return left;
 }
 
 static void kvs_chunk_put(struct kvs_arena *a, struct kvs_chunk *c)
@@ -283,9 +331,9 @@ int kvs_pcpu_alloc(struct kvs_arena *a, struct kvs_area *va,
 
 /* === Free and lookup === */
 
-/* The slot index of @addr's area in @c, scanning back for interiors. */
+/* The area of @c whose reservation holds @addr, scanning back for interiors. */
 static struct kvs_area *kvs_chunk_find(struct kvs_chunk *c,
-				       unsigned long addr, bool exact)
+				       unsigned long addr)
 {
 	long i = (addr - c->va.start) >> PAGE_SHIFT;
 	struct kvs_area *va;
@@ -294,10 +342,7 @@ static struct kvs_area *kvs_chunk_find(struct kvs_chunk *c,
 		va = rcu_dereference(c->slots[i]);
 		if (!va)
 			continue;
-		if ((exact && va->start != addr) || addr >= va->end ||
-		    (READ_ONCE(va->flags) & KVS_AF_DYING))
-			return NULL;
-		return va;
+		return addr < va->end ? va : NULL;
 	}
 	return NULL;
 }
@@ -312,38 +357,29 @@ static struct kvs_area *kvs_chunk_find(struct kvs_chunk *c,
  */
 struct kvs_area *kvs_pcpu_lookup(struct kvs_area *chunk, unsigned long addr)
 {
-	return kvs_chunk_find(chunk->chunk, addr, false);
+	return kvs_chunk_find(chunk->chunk, addr);
 }
 
 /**
- * kvs_pcpu_unlink() - free the chunk area that starts at @addr.
- * @a:     the arena.
- * @chunk: the chunk's reservation, found under RCU by the caller.
- * @addr:  the area's start.
+ * kvs_pcpu_unlink() - take a chunk's area out of its chunk.
+ * @a:  the arena.
+ * @va: the area (KVS_AF_PCPU), owned by the caller (KVS_OWN_FREE), so
+ *      nobody else clears its slot.
  *
- * Context: rcu_read_lock() held; dropped and retaken around the put.
- * Return: the unlinked area, or ERR_PTR(-ENOENT).
+ * Cannot fail: clearing a slot allocates nothing.  The chunk goes back
+ * when this was its last reference.
+ * Context: a->state_sem held for read; may sleep (the give-back).
  */
-struct kvs_area *kvs_pcpu_unlink(struct kvs_arena *a, struct kvs_area *chunk,
-				 unsigned long addr)
+void kvs_pcpu_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
-	struct kvs_chunk *c = chunk->chunk;
-	struct kvs_area *va;
-	long i;
+	struct kvs_chunk *c = va->chunk;
+	long i = (va->start - c->va.start) >> PAGE_SHIFT;
 
-	va = kvs_chunk_find(c, addr, true);
-	if (!va)
-		return ERR_PTR(-ENOENT);
-	i = (addr - c->va.start) >> PAGE_SHIFT;
-	/* Exactly one of any racing frees claims the slot. */
-	if (unrcu_pointer(xchg(&c->slots[i], RCU_INITIALIZER(NULL))) != va)
-		return ERR_PTR(-ENOENT);
-	WRITE_ONCE(va->flags, va->flags | KVS_AF_DYING);
+	kvs_assert_state(a);
+	/* Readers that still find @va see it owned by the free. */
+	RCU_INIT_POINTER(c->slots[i], NULL);
 	/* @c cannot go before this put: @va holds a reference. */
-	rcu_read_unlock();
 	kvs_chunk_put(a, c);
-	rcu_read_lock();
-	return va;
 }
 
 /**
@@ -365,7 +401,7 @@ bool kvs_pcpu_next(struct kvs_area *chunk, unsigned long addr,
 	i = addr > c->va.start ? (addr - c->va.start + PAGE_SIZE - 1) >> PAGE_SHIFT : 0;
 	for (; i < n; i++) {
 		va = rcu_dereference(c->slots[i]);
-		if (va && !(READ_ONCE(va->flags) & KVS_AF_DYING)) {
+		if (va) {
 			*out = *va;
 			return true;
 		}
@@ -441,20 +477,25 @@ int kvs_pcpu_check(struct kvs_arena *a, struct kvs_check *c,
  * @a: the arena.
  *
  * Chunks with live areas stay until those are freed; empty ones go back
- * to the backend now.  After a "free all", no chunk remains.
+ * to the backend now, stranded ones included.  After a "free all", no
+ * chunk remains unless the backend lacked memory to take one back.
+ * Context: a->state_sem held; may sleep.
+ * Return: chunks still stranded.
  */
-void kvs_pcpu_drain(struct kvs_arena *a)
+unsigned long kvs_pcpu_drain(struct kvs_arena *a)
 {
 	struct kvs_chunk *c;
 	int cpu;
 
 	if (!a->pcpu)
-		return;
+		return 0;
+	kvs_assert_state(a);
 	for_each_possible_cpu(cpu) {
 		c = xchg(per_cpu_ptr(a->pcpu->cur, cpu), NULL);
 		if (c)
 			kvs_chunk_put(a, c);
 	}
+	return kvs_chunk_reap(a);
 }
 
 /**
@@ -490,7 +531,8 @@ int kvs_pcpu_start(struct kvs_arena *a, unsigned long chunk)
  * @a: the arena, with a->state_sem held for write and no live area in a
  *     chunk (the caller checks); every chunk goes back.
  *
- * Return: 0, or -EBUSY if chunks still hold live areas.
+ * Return: 0, -ENOMEM if an empty chunk could not be given back (it stays
+ * indexed; try again), or -EBUSY if chunks still hold live areas.
  */
 int kvs_pcpu_stop(struct kvs_arena *a)
 {
@@ -498,7 +540,8 @@ int kvs_pcpu_stop(struct kvs_arena *a)
 
 	if (!p)
 		return 0;
-	kvs_pcpu_drain(a);
+	if (kvs_pcpu_drain(a))
+		return -ENOMEM;
 	if (p->nr)
 		return -EBUSY;
 	a->pcpu = NULL;

@@ -100,65 +100,38 @@ void kvs_purge_exit(struct kvs_arena *a)
 	kfree(p);
 }
 
-/**
- * kvs_bk_claim() - take a populated area for a touch or a free.
- * @a:   the arena.
- * @bk:  the area's backing, reached under RCU.
- * @bit: KVS_BK_BUSY (a touch) or KVS_BK_LAZY (a free).
- *
- * Either claim excludes the other: a touch never sees its pages unmapped
- * and a free never waits for a touch.
- * Return: 0, -ENOENT when the area was freed already, -EBUSY while it is
- * being mapped or touched.
- */
-int kvs_bk_claim(struct kvs_arena *a, struct kvs_backing *bk, int bit)
+/* Is the lazy list past @times the threshold?  No product to wrap. */
+static bool kvs_lazy_over(unsigned long nr_pages, unsigned long times)
 {
-	struct kvs_purge *p = a->purge;
-	int err = 0;
+	unsigned long max = kvs_lazy_max();
 
-	spin_lock(&p->lock);
-	if (test_bit(KVS_BK_LAZY, &bk->state))
-		err = -ENOENT;
-	else if (!test_bit(KVS_BK_MAPPED, &bk->state) ||
-		 test_bit(KVS_BK_BUSY, &bk->state))
-		err = -EBUSY;
-	else
-		set_bit(bit, &bk->state);
-	spin_unlock(&p->lock);
-	return err;
-}
-
-/**
- * kvs_bk_release() - end a touch's claim.
- * @a:  the arena.
- * @bk: the backing claimed with KVS_BK_BUSY.
- */
-void kvs_bk_release(struct kvs_arena *a, struct kvs_backing *bk)
-{
-	spin_lock(&a->purge->lock);
-	clear_bit(KVS_BK_BUSY, &bk->state);
-	spin_unlock(&a->purge->lock);
+	return nr_pages / times > max ||
+	       (nr_pages / times == max && nr_pages % times);
 }
 
 /**
  * kvs_lazy_add() - put an unmapped area on the lazy list.
- * @a:  the arena.
- * @va: the area; its PTEs are clear, its pages (if any) still held.
+ * @a:    the arena.
+ * @va:   the area; its PTEs are clear, its pages (if any) still held.
+ * @from: its owner now, the caller: KVS_OWN_FREE (a free) or KVS_OWN_NEW
+ *        (a populate that failed).  The lazy list owns it after.
  *
  * Queues a purge when the lazy pages pass the threshold.
  * Context: a->state_sem held for read.
  */
-void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va)
+void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va,
+		  enum kvs_own from)
 {
 	struct kvs_purge *p = a->purge;
 	bool over;
 
+	kvs_assert_state(a);
 	spin_lock(&p->lock);
-	set_bit(KVS_BK_LAZY, &va->bk->state);
+	kvs_own_move(va, from, KVS_OWN_LAZY);
 	list_add_tail(&va->bk->lazy, &p->lazy);
 	p->nr_areas++;
 	p->nr_pages += va->bk->nr_pages;
-	over = p->nr_pages > kvs_lazy_max();
+	over = kvs_lazy_over(p->nr_pages, 1);
 	spin_unlock(&p->lock);
 	if (over)
 		schedule_work(&p->work);
@@ -167,9 +140,8 @@ void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va)
 /**
  * kvs_lazy_retire() - the rest of the free of a populated area.
  * @a:  the arena.
- * @va: the area, claimed with kvs_bk_claim(KVS_BK_LAZY) under RCU; so
- *      claimed it can only be freed by a purge, after kvs_lazy_add(),
- *      and needs no RCU protection any more.
+ * @va: the area, claimed by the caller (KVS_OWN_FREE): nobody else can
+ *      free it, so it needs no RCU protection any more.
  *
  * Clears its PTEs and puts it on the lazy list; the range and the pages
  * return at the next purge.
@@ -179,7 +151,7 @@ void kvs_lazy_retire(struct kvs_arena *a, struct kvs_area *va)
 {
 	atomic_long_dec(&a->purge->populated);
 	kvs_bk_unmap(va->start, va->size);
-	kvs_lazy_add(a, va);
+	kvs_lazy_add(a, va, KVS_OWN_FREE);
 }
 
 /* Span of the batch, for the one flush: [*start, *end). */
@@ -208,27 +180,36 @@ static unsigned long kvs_batch_release(struct kvs_arena *a,
 				       unsigned long *pages)
 {
 	struct kvs_backing *bk, *tmp;
-	struct kvs_area *va;
 	unsigned long areas = 0;
 
 	*pages = 0;
 	list_for_each_entry_safe(bk, tmp, batch, lazy) {
 		*pages += bk->nr_pages;
-		atomic_long_sub(bk->nr_pages, &a->purge->backed);
-		kvs_bk_free_pages(bk);
-		set_bit(KVS_BK_UNLINK, &bk->state);
-		va = a->be->unlink(a, bk->va->start);
-		if (IS_ERR(va)) {
-			clear_bit(KVS_BK_UNLINK, &bk->state);
+		kvs_bk_free_pages(a, bk);
+		/* The purge owns it (PURGE): the backend unlinks just this. */
+		if (a->be->unlink(a, bk->va)) {
+			kvs_own_move(bk->va, KVS_OWN_PURGE, KVS_OWN_LAZY);
 			list_move_tail(&bk->lazy, keep);
 			continue;
 		}
 		list_del_init(&bk->lazy);
-		kvs_area_free(a, va);
+		kvs_area_free(a, bk->va);
 		areas++;
 		cond_resched();
 	}
 	return areas;
+}
+
+/* Take the whole lazy list into @batch; its areas pass to the purge. */
+static void kvs_batch_take(struct kvs_purge *p, struct list_head *batch)
+{
+	struct kvs_backing *bk;
+
+	spin_lock(&p->lock);
+	list_splice_init(&p->lazy, batch);
+	list_for_each_entry(bk, batch, lazy)
+		kvs_own_move(bk->va, KVS_OWN_LAZY, KVS_OWN_PURGE);
+	spin_unlock(&p->lock);
 }
 
 /**
@@ -248,10 +229,10 @@ unsigned long kvs_purge_locked(struct kvs_arena *a)
 
 	if (!p)
 		return 0;
+	kvs_assert_state(a);
+	might_sleep();
 	mutex_lock(&p->mutex);
-	spin_lock(&p->lock);
-	list_splice_init(&p->lazy, &batch);
-	spin_unlock(&p->lock);
+	kvs_batch_take(p, &batch);
 	if (list_empty(&batch))
 		goto out;
 
@@ -259,6 +240,7 @@ unsigned long kvs_purge_locked(struct kvs_arena *a)
 	kvs_bk_flush(start, end);
 	areas = kvs_batch_release(a, &batch, &keep, &pages);
 
+	/* The areas kept pass back to the list, still lazy, pages freed. */
 	spin_lock(&p->lock);
 	p->nr_areas -= areas;
 	p->nr_pages -= pages;
@@ -306,7 +288,7 @@ void kvs_purge_throttle(struct kvs_arena *a)
 {
 	struct kvs_purge *p = a->purge;
 
-	if (!p || READ_ONCE(p->nr_pages) <= 2 * kvs_lazy_max())
+	if (!p || !kvs_lazy_over(READ_ONCE(p->nr_pages), 2))
 		return;
 	atomic_long_inc(&p->waits);
 	kvs_purge(a);
