@@ -473,7 +473,7 @@ struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr)
 {
 	struct kvs_area *va;
 
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "kvs_lookup() outside RCU");
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "area lookup outside RCU");
 	kvs_assert_state(a);
 	va = a->be->lookup(a, addr);
 
@@ -767,6 +767,7 @@ int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,
 {
 	unsigned long guard = (va->flags & KVS_AF_GUARD) ? PAGE_SIZE : 0;
 
+	kvs_assert_state(a);
 	if ((va->flags & KVS_AF_CHUNK) && a->pcpu)
 		return kvs_pcpu_check(a, c, va);
 	if (!PAGE_ALIGNED(va->start) || !PAGE_ALIGNED(va->size) || !va->size)

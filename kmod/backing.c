@@ -111,6 +111,7 @@ int kvs_bk_get(struct kvs_arena *a, struct kvs_area *va, struct kvs_err *e)
 {
 	unsigned long nr = va->size >> PAGE_SHIFT;
 
+	lockdep_assert_not_held(&a->state_sem);
 	if (!kvs_bk_reserve(a, nr) &&
 	    (!kvs_purge_retry(a) || !kvs_bk_reserve(a, nr)))
 		return kvs_fail(e, -ENOMEM,
@@ -469,6 +470,7 @@ int kvs_bk_check(struct kvs_arena *a, struct kvs_check *c,
 	enum kvs_own own = kvs_own(va);
 	bool mapped = va->bk && (own == KVS_OWN_LIVE || own == KVS_OWN_TOUCH);
 
+	kvs_assert_state(a);
 	if (!a->purge)
 		return 0;
 	if (mapped)

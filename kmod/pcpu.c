@@ -312,6 +312,8 @@ int kvs_pcpu_alloc(struct kvs_arena *a, struct kvs_area *va,
 	struct kvs_chunk *full = NULL, *cur;
 	int tries;
 
+	might_sleep();
+	kvs_assert_state(a);
 	for (tries = 0; tries < 3; tries++) {
 		if (kvs_bump(a, va, span, &full)) {
 			kvs_count(a, KVS_ST_PCPU_HITS);
@@ -357,6 +359,7 @@ static struct kvs_area *kvs_chunk_find(struct kvs_chunk *c,
  */
 struct kvs_area *kvs_pcpu_lookup(struct kvs_area *chunk, unsigned long addr)
 {
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "chunk lookup outside RCU");
 	return kvs_chunk_find(chunk->chunk, addr);
 }
 
@@ -398,6 +401,7 @@ bool kvs_pcpu_next(struct kvs_area *chunk, unsigned long addr,
 	unsigned long i, n = c->va.size >> PAGE_SHIFT;
 	struct kvs_area *va;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "chunk walk outside RCU");
 	i = addr > c->va.start ? (addr - c->va.start + PAGE_SIZE - 1) >> PAGE_SHIFT : 0;
 	for (; i < n; i++) {
 		va = rcu_dereference(c->slots[i]);

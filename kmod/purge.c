@@ -288,6 +288,7 @@ void kvs_purge_throttle(struct kvs_arena *a)
 {
 	struct kvs_purge *p = a->purge;
 
+	lockdep_assert_not_held(&a->state_sem);
 	if (!p || !kvs_lazy_over(READ_ONCE(p->nr_pages), 2))
 		return;
 	atomic_long_inc(&p->waits);
@@ -303,6 +304,7 @@ void kvs_purge_throttle(struct kvs_arena *a)
  */
 bool kvs_purge_retry(struct kvs_arena *a)
 {
+	lockdep_assert_not_held(&a->state_sem);
 	if (!a->purge || !READ_ONCE(a->purge->nr_areas))
 		return false;
 	atomic_long_inc(&a->purge->retries);
