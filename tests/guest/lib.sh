@@ -151,6 +151,68 @@ kvs_stat() {
 	awk -v k="$1" '$1 == k { print $2 }' "$KVS_DIR/stats"
 }
 
+# stats: the whole stats file into S[NAME], with builtins only (a fork
+# costs milliseconds under TCG, and sweeps read the counters thousands of
+# times).
+declare -A S
+stats() {
+	local k v
+	S=()
+	while read -r k v; do S[$k]=$v; done <"$KVS_DIR/stats"
+}
+
+# nap SECONDS: a builtin sleep (a read that times out on a FIFO nobody
+# writes to): under TCG, starting a process costs up to a second.
+KVS_NAP_FD=
+nap() {
+	local f=/tmp/kvs-nap.$$.$BASHPID
+	if [ -z "$KVS_NAP_FD" ]; then
+		mkfifo "$f" && exec {KVS_NAP_FD}<>"$f"
+		rm -f "$f"
+	fi
+	read -r -t "$1" -u "$KVS_NAP_FD" _
+	return 0
+}
+
+# objects_settle N: wait up to 2.5 s for area_objects to be N (tracking
+# objects are freed after an RCU grace period); S holds the last read.
+objects_settle() {
+	local i
+	for i in {1..50}; do
+		stats
+		[ "${S[area_objects]}" = "$1" ] && return 0
+		nap 0.05
+	done
+	return 1
+}
+
+# inj_hits SITE: H = failures injected at SITE since it was armed.
+# shellcheck disable=SC2034 # H is for the cases that source this file
+inj_hits() {
+	local site rest
+	H=0
+	while read -r site rest; do
+		[ "$site" = "$1" ] || continue
+		rest=${rest#* hits=}
+		H=${rest%% *}
+	done <"$KVS_DIR/inject"
+}
+
+# inj_sites BACKEND PCPU: the fault sites the control commands reach on
+# that backend, with the per-CPU overlay off (0) or on (1): a tracking
+# object (area), the backend's index (maple or rbnode; the list allocates
+# nothing), a chunk (overlay on), a populated area's pages and page
+# tables (page, pte).  ksym is only evaluated at load.
+inj_sites() {
+	local s=area
+	case $1 in
+	maple | maple-dual) s+=" maple" ;;
+	rbtree) s+=" rbnode" ;;
+	esac
+	[ "$2" = 1 ] && s+=" chunk"
+	echo "$s page pte"
+}
+
 # Kernel addresses do not fit a signed 64-bit number: bash arithmetic
 # wraps them to negative values, which still add, subtract, mask and
 # compare correctly with each other.

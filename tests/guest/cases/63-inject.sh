@@ -1,51 +1,36 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Fault injection sweep.  For each backend and each allocation site it
-# uses, fail the Nth evaluation of the site for N = 1, 2, ... while a fixed
-# sequence of operations runs, until a sequence completes without reaching
-# the Nth evaluation.  Every operation must succeed or fail with ENOMEM
-# (an area whose free failed stays live); afterwards the index checks
-# clean, the counters agree with what the test saw, and once everything is
-# freed the tracking objects and index nodes are back at their baseline.
+# Fault injection sweep.  For each backend, with the per-CPU overlay off
+# and on, and each allocation site it reaches (inj_sites in lib.sh), fail
+# the Nth evaluation of the site for N = 1, 2, ... while a fixed sequence
+# of operations runs, until a sequence completes without reaching the Nth
+# evaluation.  The sequence allocates (plain, aligned, top-down, windowed
+# and populated areas), frees, purges the lazy list and, with the overlay
+# on, switches it off and on again, which gives the chunks back: the site
+# stays armed through frees, chunk releases and purges.  Every operation
+# must succeed or fail with ENOMEM (an area whose free failed stays live);
+# afterwards the index checks clean, the counters agree with what the test
+# saw, and once everything is freed and purged the tracking objects and
+# index nodes are back at their baseline and the whole arena is one hole.
 # Then every=1 (every evaluation fails) and percent=30 for each pair.
+# Teardown with a site armed (reset, backend switch, self test, bench,
+# rmmod) is in 64-race.
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 MAX_N=${KVS_INJECT_MAX_N:-80}
 
-# Reading files with builtins only: a fork costs milliseconds under TCG,
-# and the sweep reads the counters a few thousand times.
-declare -A S
-stats() {
-	local k v
-	S=()
-	while read -r k v; do S[$k]=$v; done <"$KVS_DIR/stats"
-}
-# nareas: NA = lines in the areas file.
+# Reading files with builtins only (stats, inj_hits in lib.sh): a fork
+# costs milliseconds under TCG, and the sweep reads the counters a few
+# thousand times.
+# nareas: NA = live areas in the areas file (not the lazy ones, freed
+# and awaiting the purge).
 nareas() {
-	local -a l
-	mapfile -t l <"$KVS_DIR/areas"
-	NA=${#l[@]}
-}
-# inj_hits SITE: H = failures injected at SITE since it was armed.
-inj_hits() {
-	local site rest
-	while read -r site rest; do
-		[ "$site" = "$1" ] || continue
-		rest=${rest#* hits=}
-		H=${rest%% *}
-	done <"$KVS_DIR/inject"
-}
-
-# Wait for the tracking objects in their RCU grace period.
-objects_settle() {
-	local i
-	for i in {1..50}; do
-		stats
-		[ "${S[area_objects]}" = "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	local l
+	NA=0
+	while read -r l; do
+		[[ $l == *" lazy" ]] || NA=$((NA + 1))
+	done <"$KVS_DIR/areas"
 }
 
 # The operation sequence: allocations of every kind, then frees interleaved
@@ -72,6 +57,7 @@ op_free() {
 	fi
 }
 sequence() {
+	local i
 	live=()
 	SEQ_BAD=
 	SEQ_ENOMEM=0
@@ -92,6 +78,26 @@ sequence() {
 	op_alloc 4K top
 	op_free 4
 	op_free 5
+	# Populated areas: pages and page tables.
+	op_alloc 16K populate
+	op_alloc 8K populate
+	# Everything goes, the populated areas to the lazy list; the purge
+	# gives their ranges back through the backend's unlink, the site
+	# still armed.
+	for i in "${!live[@]}"; do
+		op_free "$i"
+	done
+	kc purge || SEQ_BAD="purge: $KC_OUT"
+	# With the overlay on: off gives every (now empty) chunk back; a
+	# release that cannot unlink may refuse with a clean errno.
+	if [ "$pcpu" = 1 ]; then
+		kc pcpu off
+		case $KC_RC in
+		0 | "$EBUSY" | "$ENOMEM") ;;
+		*) SEQ_BAD="pcpu off: $KC_OUT" ;;
+		esac
+		kc pcpu on || SEQ_BAD="pcpu on: $KC_OUT"
+	fi
 }
 
 # verify DESC: after a sequence with injection off again.
@@ -106,7 +112,10 @@ verify() {
 	nareas
 	[ "$NA" = "$n" ] || why+=" areas lists $NA"
 	kc free all
+	kc purge
 	objects_settle 0 || why+=" ${S[area_objects]} tracking objects leaked"
+	[ "${S[lazy_areas]:-0}" = 0 ] || why+=" ${S[lazy_areas]} lazy areas left after the purge"
+	[ "${S[pcpu_chunks_live]}" = 0 ] || why+=" ${S[pcpu_chunks_live]} chunks left"
 	[ "${S[live_areas]}" = 0 ] || why+=" free all left ${S[live_areas]}"
 	[ "${S[index_nodes]}" = "$base_nodes" ] ||
 		why+=" index_nodes ${S[index_nodes]}, baseline $base_nodes"
@@ -124,24 +133,14 @@ arena=$((256 << 20))
 total=0
 dmesg_mark
 for be in maple maple-dual rbtree list; do
-	case $be in
-	maple | maple-dual) sites="area maple" ;;
-	rbtree) sites="area rbnode" ;;
-	list) sites="area" ;;
-	esac
-	# The overlay's refills take the backend's own alloc path, swept with
-	# the overlay off: with it on, only its chunk site, on maple.
-	pcpus=0
-	[ $be = maple ] && pcpus="0 1"
-	for pcpu in $pcpus; do
+	for pcpu in 0 1; do
 		kvs_load arena_size=256M backend="$be" pcpu="$pcpu" chunk_size=4M
-		if [ "$pcpu" = 1 ]; then sites_p=chunk; else sites_p=$sites; fi
 		# Baseline: the empty index (with the overlay, its chunks are
 		# given back by free all).
 		kc free all
 		stats
 		base_nodes=${S[index_nodes]}
-		for site in $sites_p; do
+		for site in $(inj_sites "$be" "$pcpu"); do
 			n=1 hits=0 fails=0 ok=1
 			while [ $n -le "$MAX_N" ]; do
 				kc inject "$site" nth=$n

@@ -17,12 +17,6 @@ BT_TIMEOUT=${KVS_BT_TIMEOUT:-120}
 BPF=$KVS_REPO/bpf
 TMP=$(mktemp -d /tmp/kvs-trace.XXXXXX)
 
-# A builtin sleep (a read that times out on a FIFO nobody writes to):
-# under TCG, starting a process costs up to a second.
-mkfifo "$TMP/nap"
-exec {NAP_FD}<>"$TMP/nap"
-nap() { read -r -t "$1" -u "$NAP_FD" _; }
-
 # alive PID: running, not a zombie.
 alive() {
 	local st
@@ -606,6 +600,5 @@ else
 	tap_not_ok "no splat in the kernel log" "$splat"
 fi
 
-exec {NAP_FD}>&-
 rm -rf "$TMP"
 kvs_unload
