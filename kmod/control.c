@@ -49,24 +49,34 @@ struct kvs_cmd {
 
 /* === Parsing === */
 
+/*
+ * Every errno a command can fail with, so that a reply always names it:
+ * the module's own, and those of the kernel calls behind the commands
+ * (copy from user space, page-table population, signals).
+ */
 static const struct {
 	int err;
 	const char *name;
 } kvs_errnos[] = {
-	{ EINVAL, "EINVAL" }, { ENOMEM, "ENOMEM" }, { ENOENT, "ENOENT" },
-	{ EBUSY, "EBUSY" }, { ERANGE, "ERANGE" }, { EUCLEAN, "EUCLEAN" },
-	{ EPERM, "EPERM" }, { EFAULT, "EFAULT" }, { EINTR, "EINTR" },
-	{ EIO, "EIO" },
+	{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" },
+	{ EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" },
+	{ EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EFAULT, "EFAULT" },
+	{ EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },
+	{ EINVAL, "EINVAL" }, { ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" },
+	{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+	{ ETIMEDOUT, "ETIMEDOUT" }, { EUCLEAN, "EUCLEAN" },
 };
 
-static const char *kvs_errname(int err)
+/* The errno's name; one missing from the table is still named, by number. */
+static const char *kvs_errname(int err, char *buf, size_t len)
 {
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(kvs_errnos); i++)
 		if (kvs_errnos[i].err == -err)
 			return kvs_errnos[i].name;
-	return "E?";
+	snprintf(buf, len, "E%d", -err);
+	return buf;
 }
 
 /*
@@ -500,6 +510,8 @@ int kvs_ctl_exec(struct kvs_ctl *ctl, char *line)
  */
 void kvs_ctl_error(struct kvs_ctl *ctl, int err)
 {
-	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
+	char num[16];
+
+	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err, num, sizeof(num)),
 		    ctl->err.msg[0] ? ctl->err.msg : "failed");
 }
