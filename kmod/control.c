@@ -162,6 +162,7 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 {
 	struct kvs_arena *a = ctl->arena;
 	struct kvs_spec s = {};
+	bool vstart = false, vend = false;
 	unsigned long addr;
 	char *val;
 	int i, err;
@@ -184,21 +185,33 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 		err = kvs_opt(ctl, argv[i], &val);
 		if (err)
 			return err;
-		if (!strcmp(argv[i], "align"))
+		if (!strcmp(argv[i], "align")) {
 			err = kvs_parse_size(val, &s.align);
-		else if (!strcmp(argv[i], "vstart"))
+		} else if (!strcmp(argv[i], "vstart")) {
+			vstart = true;
 			err = kvs_parse_addr(a, val, &s.vstart);
-		else if (!strcmp(argv[i], "vend"))
+		} else if (!strcmp(argv[i], "vend")) {
+			vend = true;
 			err = kvs_parse_addr(a, val, &s.vend);
-		else
+		} else {
 			return kvs_fail(&ctl->err, -EINVAL,
 					"unknown option \"%s\"", argv[i]);
+		}
 		if (err)
 			return kvs_bad_number(ctl, argv[i], val, err);
 	}
-	if (!s.vstart != !s.vend)
+	/*
+	 * Only an absent window means the whole arena: kvs_alloc() reads
+	 * vstart = vend = 0 that way, so a window written as 0 and 0 must be
+	 * refused here, as the empty window it is.
+	 */
+	if (vstart != vend)
 		return kvs_fail(&ctl->err, -EINVAL,
 				"vstart and vend go together");
+	if (vstart && s.vstart >= s.vend)
+		return kvs_fail(&ctl->err, -EINVAL,
+				"window [%#lx, %#lx) is empty or inverted",
+				s.vstart, s.vend);
 
 	err = kvs_alloc(a, &s, &addr, &ctl->err);
 	if (err)
@@ -382,8 +395,16 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 	bool on;
 	int err;
 
-	if (argc != 2 || kstrtobool(argv[1], &on))
+	/* Exactly on or off: kstrtobool() would take "nonsense" for off. */
+	if (argc != 2)
 		return -EINVAL;
+	if (!strcmp(argv[1], "on"))
+		on = true;
+	else if (!strcmp(argv[1], "off"))
+		on = false;
+	else
+		return kvs_fail(&ctl->err, -EINVAL,
+				"pcpu takes on or off, not \"%s\"", argv[1]);
 	err = kvs_set_pcpu(ctl->arena, on, &ctl->err);
 	if (err)
 		return err;
