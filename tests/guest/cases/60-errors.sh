@@ -90,4 +90,26 @@ fi
 check_ok "after bad input"
 log=$(dmesg_since | grep -i kvashim)
 log_quiet "bad input left the kernel log quiet" "$log"
+
+# The inject parameter, written at run time: a list with a bad spec after
+# a good one arms nothing, and says why in one warning, not an error.
+param=/sys/module/kvashim/parameters/inject
+for spec in "area:nth=5,nosuch:nth=1|Invalid argument|unknown site" \
+	    "area:nth=5,maple:percent=101|Numerical result out of range|percent is at most 100" \
+	    "area:nth=5,maple:nth=1:times=1:seed=1:x:y|Invalid argument|more than 5 fields"; do
+	IFS='|' read -r val want why <<<"$spec"
+	dmesg_mark
+	errs=$(dmesg -l err,crit,alert,emerg | grep -c kvashim)
+	out=$( (echo "$val" >"$param") 2>&1)
+	mode=$(sed -n 's/^area mode=\([a-z]*\) .*/\1/p' "$KVS_DIR/inject")
+	log=$(dmesg_since | grep kvashim)
+	if [[ $out == *"$want"* ]] && [ "$mode" = off ] &&
+	   [ "$(echo "$log" | wc -l)" -eq 1 ] && [[ $log == *"$why"*"nothing armed"* ]] &&
+	   [ "$(dmesg -l err,crit,alert,emerg | grep -c kvashim)" = "$errs" ]; then
+		tap_ok "inject=$val arms nothing ($log)"
+	else
+		tap_not_ok "inject=$val arms nothing, one warning" "$out" "area mode=$mode" "$log"
+	fi
+	kc inject off
+done
 kvs_unload
