@@ -1105,19 +1105,40 @@ static const char *kvs_workload_name(int i)
 	return kvs_workloads[i].name;
 }
 
+/*
+ * The numeric options and their ranges.  budget_ms stops at a day, which
+ * keeps local_clock() + budget_ms * NSEC_PER_MSEC centuries away from
+ * wrapping; loops and busy bound the work and the busy array of a thread
+ * (2 * busy handles for full_fit); reps fills fixed arrays.
+ */
+static const struct {
+	const char *key;
+	unsigned long min;
+	unsigned long max;
+} kvs_bench_nums[] = {
+	{ "threads", 0, 0 },	/* up to the CPUs online, at parse time */
+	{ "loops", 1, 100000000 },
+	{ "busy", 0, 1000000 },
+	{ "reps", 1, KVS_MAX_REPS },
+	{ "budget_ms", 1, 24UL * 3600 * 1000 },
+	{ "seed", 0, ULONG_MAX },
+};
+
 /**
  * kvs_bench_parse() - apply one KEY=VALUE option of the bench command.
  * @o:   the options so far.
  * @key: workload, target, threads, loops, busy, reps, budget_ms or seed.
- * @val: its value: names comma-separated, numbers with K/M suffixes.
+ * @val: its value: names comma-separated, or a number.
  * @e:   the reason, on failure.
  *
- * Return: 0 or -EINVAL.
+ * Return: 0, -EINVAL (unknown key or name, not a number) or -ERANGE (a
+ * number outside its range, given in the reason).
  */
 int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 		    struct kvs_err *e)
 {
-	unsigned long v;
+	unsigned long v, max;
+	int i, err;
 
 	if (!strcmp(key, "workload"))
 		return kvs_names_mask(val, kvs_workload_name,
@@ -1126,24 +1147,36 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 	if (!strcmp(key, "target"))
 		return kvs_names_mask(val, kvs_target_name, KVS_NR_TARGETS,
 				      &o->targets, e);
-	if (kstrtoul(val, 0, &v))
+	for (i = 0; i < ARRAY_SIZE(kvs_bench_nums); i++)
+		if (!strcmp(key, kvs_bench_nums[i].key))
+			break;
+	if (i == ARRAY_SIZE(kvs_bench_nums))
+		return kvs_fail(e, -EINVAL, "unknown option \"%s\"", key);
+	err = kstrtoul(val, 0, &v);
+	if (err == -ERANGE)
+		return kvs_fail(e, err, "%s=\"%s\" is out of range", key, val);
+	if (err)
 		return kvs_fail(e, -EINVAL, "%s=\"%s\" is not a number", key,
 				val);
-	if (!strcmp(key, "threads") && v <= num_online_cpus())
+	max = kvs_bench_nums[i].max;
+	/* threads: at most the CPUs online now; 0 sweeps 1 to all of them. */
+	if (!strcmp(key, "threads"))
+		max = num_online_cpus();
+	if (v < kvs_bench_nums[i].min || v > max)
+		return kvs_fail(e, -ERANGE, "%s=%lu is out of range (%lu to %lu)",
+				key, v, kvs_bench_nums[i].min, max);
+	if (!strcmp(key, "threads"))
 		o->threads = v;
-	else if (!strcmp(key, "loops") && v && v <= 100000000)
+	else if (!strcmp(key, "loops"))
 		o->loops = v;
-	else if (!strcmp(key, "busy") && v <= 1000000)
+	else if (!strcmp(key, "busy"))
 		o->busy = v;
-	else if (!strcmp(key, "reps") && v && v <= KVS_MAX_REPS)
+	else if (!strcmp(key, "reps"))
 		o->reps = v;
-	else if (!strcmp(key, "budget_ms") && v)
+	else if (!strcmp(key, "budget_ms"))
 		o->budget_ms = v;
-	else if (!strcmp(key, "seed"))
-		o->seed = v;
 	else
-		return kvs_fail(e, -EINVAL, "%s=%lu is unknown or out of range",
-				key, v);
+		o->seed = v;
 	return 0;
 }
 
