@@ -21,9 +21,13 @@
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
  * are absolute addresses (0x...) or offsets into the arena written +N
- * (e.g. vstart=+1M).  A failed command returns its errno from write();
- * the reason, and any command's result, is read back from the same open
- * file descriptor.
+ * (e.g. vstart=+1M); without vstart and vend the window is the whole
+ * arena.  A failed command returns its errno from write(); the reason,
+ * and any command's result, is read back from the same open file
+ * descriptor.
+ *
+ * A write is one command, a writev() included (its segments are joined);
+ * a command is never assembled from several writes.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -67,6 +67,41 @@ else
 	tap_skip "raw writes" "python3 missing in the guest"
 fi
 
+# A writev() is one write, so one command, however many segments: a
+# command split across segments runs whole, two lines are refused whole.
+# Each line out is "OK <bytes>" or the errno name, a tab, the read-back.
+writev_cases() {
+	python3 - "$KVS_DIR/control" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for segs in ([b"alloc 4K", b" top\n"], [b"check\n", b"check\n"]):
+    try:
+        res = "OK %d" % os.writev(fd, segs)
+    except OSError as e:
+        res = errno.errorcode[e.errno]
+    print(res + "\t" + os.read(fd, 512).decode().strip())
+PY
+}
+if command -v python3 >/dev/null; then
+	mapfile -t wv < <(writev_cases)
+	top=$(hex $(($(arena_end) - 8192)))
+	if [ "${wv[0]:-}" = "OK 13"$'\t'"$top" ]; then
+		tap_ok "writev of \"alloc 4K\" + \" top\": one command, 13 bytes (${wv[0]#*$'\t'})"
+	else
+		tap_not_ok "writev of \"alloc 4K\" + \" top\": one command" \
+			"want OK 13 and $top" "${wv[0]:-}"
+	fi
+	kc free "$top"
+	line=${wv[1]:-}
+	if [ "${line%%$'\t'*}" = EINVAL ] && [ "${line#*$'\t'}" = "error: EINVAL: one command per write" ]; then
+		tap_ok "writev of two lines is refused whole (${line#*$'\t'})"
+	else
+		tap_not_ok "writev of two lines is refused whole" "want EINVAL" "$line"
+	fi
+else
+	tap_skip "writev" "python3 missing in the guest"
+fi
+
 # The shell front end: result on stdout, reason on stderr, errno as status.
 out=$("$KVS_CTL" alloc 0 2>&1)
 rc=$?
