@@ -27,7 +27,9 @@
  * descriptor.
  *
  * A write is one command, a writev() included (its segments are joined);
- * a command is never assembled from several writes.
+ * a command is never assembled from several writes.  While a command
+ * runs, other reads and writes of the same descriptor wait for it,
+ * interruptibly (EAGAIN with O_NONBLOCK).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -45,6 +45,12 @@ static int kvs_ctl_open(struct inode *inode, struct file *file)
 	ctl->arena = inode->i_private;
 	mutex_init(&ctl->lock);
 	file->private_data = ctl;
+	/*
+	 * The VFS would serialise the users of a shared descriptor on its
+	 * f_pos lock, uninterruptibly, for as long as a command runs; ctl->lock
+	 * serialises them instead, and can be interrupted.
+	 */
+	file->f_mode &= ~FMODE_ATOMIC_POS;
 	return 0;
 }
 
@@ -52,6 +58,20 @@ static int kvs_ctl_release(struct inode *inode, struct file *file)
 {
 	kfree(file->private_data);
 	return 0;
+}
+
+/*
+ * A command may run for minutes (bench, selftest), holding ctl->lock: the
+ * other users of the same descriptor wait for it interruptibly, so that
+ * they can be killed and never count as hung, or not at all with
+ * O_NONBLOCK.  They cannot leave a reason to read back: the descriptor's
+ * result belongs to the running command.
+ */
+static int kvs_ctl_lock(struct kvs_ctl *ctl, struct file *file, bool nowait)
+{
+	if (nowait || (file->f_flags & O_NONBLOCK))
+		return mutex_trylock(&ctl->lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(&ctl->lock) ? -ERESTARTSYS : 0;
 }
 
 /*
@@ -67,7 +87,9 @@ static ssize_t kvs_ctl_write(struct kiocb *iocb, struct iov_iter *from)
 	bool ran = false;
 	int err;
 
-	mutex_lock(&ctl->lock);
+	err = kvs_ctl_lock(ctl, file, iocb->ki_flags & IOCB_NOWAIT);
+	if (err)
+		return err;
 	if (count >= KVS_CMD_MAX) {
 		err = kvs_fail(&ctl->err, -EINVAL,
 			       "command longer than %d bytes", KVS_CMD_MAX - 1);
@@ -111,7 +133,9 @@ static ssize_t kvs_ctl_read(struct file *file, char __user *ubuf,
 	struct kvs_ctl *ctl = file->private_data;
 	ssize_t ret;
 
-	mutex_lock(&ctl->lock);
+	ret = kvs_ctl_lock(ctl, file, false);
+	if (ret)
+		return ret;
 	ret = simple_read_from_buffer(ubuf, count, ppos, ctl->out, ctl->len);
 	mutex_unlock(&ctl->lock);
 	return ret;
