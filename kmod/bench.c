@@ -239,6 +239,8 @@ struct kvs_workload {
  * @go:       released when all are ready: timing starts together.
  * @all_done: completed when @running drops to 0: timing ends.
  * @release:  released after the measurement: threads tear down.
+ * @left:     threads still tearing down.
+ * @all_gone: completed when @left drops to 0: they only wait to stop.
  * @ring_lock: guards @ring.
  * @ring:     areas handed between threads by the cross-CPU workload.
  * @head:     oldest entry of @ring.
@@ -257,6 +259,8 @@ struct kvs_run {
 	struct completion go;
 	struct completion all_done;
 	struct completion release;
+	atomic_t left;
+	struct completion all_gone;
 	spinlock_t ring_lock;	/* see @ring_lock above */
 	unsigned long ring[KVS_RING];
 	unsigned int head;
@@ -491,6 +495,16 @@ static void kvs_bthread_loop(struct kvs_bthread *th)
 	}
 }
 
+/*
+ * A thread waits for the others as long as the budget lets them run, which
+ * may be longer than the hung-task timeout: TASK_IDLE, which the detector
+ * skips and which cannot be cut short (a kthread takes no signals anyway).
+ */
+static void kvs_bthread_wait(struct completion *c)
+{
+	wait_for_completion_state(c, TASK_IDLE);
+}
+
 static int kvs_bthread_fn(void *data)
 {
 	struct kvs_bthread *th = data;
@@ -502,13 +516,15 @@ static int kvs_bthread_fn(void *data)
 	kvs_bthread_warm(th);
 	if (atomic_dec_and_test(&run->ready))
 		complete(&run->all_ready);
-	wait_for_completion(&run->go);
+	kvs_bthread_wait(&run->go);
 
 	kvs_bthread_loop(th);
 	if (atomic_dec_and_test(&run->running))
 		complete(&run->all_done);
-	wait_for_completion(&run->release);
+	kvs_bthread_wait(&run->release);
 	kvs_teardown_busy(th);
+	if (atomic_dec_and_test(&run->left))
+		complete(&run->all_gone);
 
 	/* Stay until kthread_stop(): the run reads the results first. */
 	set_current_state(TASK_INTERRUPTIBLE);
@@ -590,15 +606,18 @@ static unsigned long kvs_idx_ops(struct kvs_arena *a)
 }
 
 /*
- * Wait for the threads to reach @done.  A fatal signal (the writer killed,
- * e.g. to unload the module) ends the run early: the threads find the
- * budget spent at their next check, within 64 iterations.
+ * Wait for the threads to reach @done: as long as the budget, so killable,
+ * never a hung task.  A fatal signal (the writer killed, e.g. to unload the
+ * module) ends the run early: the threads find the budget spent at their
+ * next check, within 64 iterations.  They use the run's memory, so the
+ * dying writer still waits for them, idle: their teardown of the busy
+ * areas may outlast the hung-task timeout too.
  */
 static void kvs_run_wait(struct kvs_run *run, struct completion *done)
 {
 	if (wait_for_completion_killable(done)) {
 		WRITE_ONCE(run->deadline, 0);
-		wait_for_completion(done);
+		wait_for_completion_state(done, TASK_IDLE);
 	}
 }
 
@@ -740,10 +759,12 @@ static int kvs_run_once(struct kvs_arena *live,
 	run->deadline = local_clock() + o->budget_ms * NSEC_PER_MSEC;
 	atomic_set(&run->ready, nr);
 	atomic_set(&run->running, nr);
+	atomic_set(&run->left, nr);
 	init_completion(&run->all_ready);
 	init_completion(&run->go);
 	init_completion(&run->all_done);
 	init_completion(&run->release);
+	init_completion(&run->all_gone);
 	spin_lock_init(&run->ring_lock);
 
 	err = kvs_run_start(run);
@@ -755,6 +776,8 @@ static int kvs_run_once(struct kvs_arena *live,
 	for (i = 0; i < nr; i++)
 		wake_up_process(run->th[i].task);
 	kvs_run_measure(run, s);
+	/* kthread_stop() waits uninterruptibly: only once they are done. */
+	kvs_run_wait(run, &run->all_gone);
 	kvs_run_stop(run);
 	kvs_ring_drain(run);
 	if (run->t.a) {
@@ -827,13 +850,28 @@ struct kvs_result {
 };
 
 /*
- * The last run's results and, for each, its pooled histogram; shown
- * through debugfs.  One run at a time.
+ * The results of the last run, or of the running one so far, each with
+ * its pooled histogram; shown through debugfs.  kvs_bench_lock lets one
+ * run at a time and is held for all of it, minutes, so readers never take
+ * it.  A run fills the results past kvs_nr_shown and publishes each one
+ * it finishes by raising kvs_nr_shown under kvs_results_lock; readers show
+ * the first kvs_nr_shown under that lock, held only while they format, and
+ * a new run zeroes kvs_nr_shown under it before overwriting anything.
  */
 static DEFINE_MUTEX(kvs_bench_lock);
+static DEFINE_MUTEX(kvs_results_lock);
 static struct kvs_result *kvs_results;
 static struct kvs_hist *kvs_hists;
-static unsigned int kvs_nr_results;
+static unsigned int kvs_nr_results;	/* filled, under kvs_bench_lock */
+static unsigned int kvs_nr_shown;	/* published, under kvs_results_lock */
+
+/* Make the results filled so far readable; the caller is the run. */
+static void kvs_results_publish(void)
+{
+	mutex_lock(&kvs_results_lock);
+	kvs_nr_shown = kvs_nr_results;
+	mutex_unlock(&kvs_results_lock);
+}
 
 static int kvs_cmp_u64(const void *a, const void *b)
 {
@@ -1002,6 +1040,7 @@ static int kvs_scaling(struct kvs_arena *live, const struct kvs_bench_opts *o,
 			kvs_result_finish(r, &acc->pool, acc->avg, acc->ops,
 					  acc->iters);
 			kvs_result_log(r);
+			kvs_results_publish();
 			if (r->capped || r->live < level)
 				break;
 			if (fatal_signal_pending(current))
@@ -1043,6 +1082,7 @@ int kvs_bench_run(struct kvs_arena *live, const struct kvs_bench_opts *o,
 		goto out;
 	}
 	kvs_nr_results = 0;
+	kvs_results_publish();
 	if (!o->threads) {
 		lo = 1;
 		hi = num_online_cpus();
@@ -1063,9 +1103,11 @@ int kvs_bench_run(struct kvs_arena *live, const struct kvs_bench_opts *o,
 		for (id = 0; id < KVS_NR_TARGETS && !err; id++) {
 			if (o->targets && !(o->targets & BIT(id)))
 				continue;
-			for (nr = lo; nr <= hi && !err; nr++)
+			for (nr = lo; nr <= hi && !err; nr++) {
 				err = kvs_bench_one(live, o, &kvs_workloads[w],
 						    id, nr, acc);
+				kvs_results_publish();
+			}
 		}
 	}
 out:
@@ -1077,6 +1119,8 @@ out:
 	else if (err && !e->msg[0])
 		kvs_fail(e, err, "a run could not start (threads > CPUs?)");
 	kvfree(acc);
+	/* Also a result whose first repetition could not start. */
+	kvs_results_publish();
 	mutex_unlock(&kvs_bench_lock);
 	return err;
 }
@@ -1105,19 +1149,40 @@ static const char *kvs_workload_name(int i)
 	return kvs_workloads[i].name;
 }
 
+/*
+ * The numeric options and their ranges.  budget_ms stops at a day, which
+ * keeps local_clock() + budget_ms * NSEC_PER_MSEC centuries away from
+ * wrapping; loops and busy bound the work and the busy array of a thread
+ * (2 * busy handles for full_fit); reps fills fixed arrays.
+ */
+static const struct {
+	const char *key;
+	unsigned long min;
+	unsigned long max;
+} kvs_bench_nums[] = {
+	{ "threads", 0, 0 },	/* up to the CPUs online, at parse time */
+	{ "loops", 1, 100000000 },
+	{ "busy", 0, 1000000 },
+	{ "reps", 1, KVS_MAX_REPS },
+	{ "budget_ms", 1, 24UL * 3600 * 1000 },
+	{ "seed", 0, ULONG_MAX },
+};
+
 /**
  * kvs_bench_parse() - apply one KEY=VALUE option of the bench command.
  * @o:   the options so far.
  * @key: workload, target, threads, loops, busy, reps, budget_ms or seed.
- * @val: its value: names comma-separated, numbers with K/M suffixes.
+ * @val: its value: names comma-separated, or a number.
  * @e:   the reason, on failure.
  *
- * Return: 0 or -EINVAL.
+ * Return: 0, -EINVAL (unknown key or name, not a number) or -ERANGE (a
+ * number outside its range, given in the reason).
  */
 int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 		    struct kvs_err *e)
 {
-	unsigned long v;
+	unsigned long v, max;
+	int i, err;
 
 	if (!strcmp(key, "workload"))
 		return kvs_names_mask(val, kvs_workload_name,
@@ -1126,24 +1191,36 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 	if (!strcmp(key, "target"))
 		return kvs_names_mask(val, kvs_target_name, KVS_NR_TARGETS,
 				      &o->targets, e);
-	if (kstrtoul(val, 0, &v))
+	for (i = 0; i < ARRAY_SIZE(kvs_bench_nums); i++)
+		if (!strcmp(key, kvs_bench_nums[i].key))
+			break;
+	if (i == ARRAY_SIZE(kvs_bench_nums))
+		return kvs_fail(e, -EINVAL, "unknown option \"%s\"", key);
+	err = kstrtoul(val, 0, &v);
+	if (err == -ERANGE)
+		return kvs_fail(e, err, "%s=\"%s\" is out of range", key, val);
+	if (err)
 		return kvs_fail(e, -EINVAL, "%s=\"%s\" is not a number", key,
 				val);
-	if (!strcmp(key, "threads") && v <= num_online_cpus())
+	max = kvs_bench_nums[i].max;
+	/* threads: at most the CPUs online now; 0 sweeps 1 to all of them. */
+	if (!strcmp(key, "threads"))
+		max = num_online_cpus();
+	if (v < kvs_bench_nums[i].min || v > max)
+		return kvs_fail(e, -ERANGE, "%s=%lu is out of range (%lu to %lu)",
+				key, v, kvs_bench_nums[i].min, max);
+	if (!strcmp(key, "threads"))
 		o->threads = v;
-	else if (!strcmp(key, "loops") && v && v <= 100000000)
+	else if (!strcmp(key, "loops"))
 		o->loops = v;
-	else if (!strcmp(key, "busy") && v <= 1000000)
+	else if (!strcmp(key, "busy"))
 		o->busy = v;
-	else if (!strcmp(key, "reps") && v && v <= KVS_MAX_REPS)
+	else if (!strcmp(key, "reps"))
 		o->reps = v;
-	else if (!strcmp(key, "budget_ms") && v)
+	else if (!strcmp(key, "budget_ms"))
 		o->budget_ms = v;
-	else if (!strcmp(key, "seed"))
-		o->seed = v;
 	else
-		return kvs_fail(e, -EINVAL, "%s=%lu is unknown or out of range",
-				key, v);
+		o->seed = v;
 	return 0;
 }
 
@@ -1156,8 +1233,8 @@ void kvs_bench_show(struct seq_file *m)
 	const struct kvs_result *r;
 	unsigned int i;
 
-	mutex_lock(&kvs_bench_lock);
-	for (i = 0; i < kvs_nr_results; i++) {
+	mutex_lock(&kvs_results_lock);
+	for (i = 0; i < kvs_nr_shown; i++) {
 		r = &kvs_results[i];
 		seq_printf(m, "workload=%s%s target=%s threads=%u", r->workload,
 			   r->populate ? "+pop" : "",
@@ -1176,7 +1253,7 @@ void kvs_bench_show(struct seq_file *m)
 			   r->walk_x100 / 100, r->walk_x100 % 100, r->meta,
 			   r->fails, r->capped, r->bad, r->chunks);
 	}
-	mutex_unlock(&kvs_bench_lock);
+	mutex_unlock(&kvs_results_lock);
 }
 
 /**
@@ -1189,8 +1266,8 @@ void kvs_bench_show_hist(struct seq_file *m)
 	const struct kvs_result *r;
 	unsigned int i, b;
 
-	mutex_lock(&kvs_bench_lock);
-	for (i = 0; i < kvs_nr_results; i++) {
+	mutex_lock(&kvs_results_lock);
+	for (i = 0; i < kvs_nr_shown; i++) {
 		r = &kvs_results[i];
 		if (r->skip)
 			continue;
@@ -1204,7 +1281,7 @@ void kvs_bench_show_hist(struct seq_file *m)
 					   r->threads, r->live, kvs_hlow(b),
 					   kvs_hists[i].n[b]);
 	}
-	mutex_unlock(&kvs_bench_lock);
+	mutex_unlock(&kvs_results_lock);
 }
 
 /**

@@ -21,9 +21,15 @@
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
  * are absolute addresses (0x...) or offsets into the arena written +N
- * (e.g. vstart=+1M).  A failed command returns its errno from write();
- * the reason, and any command's result, is read back from the same open
- * file descriptor.
+ * (e.g. vstart=+1M); without vstart and vend the window is the whole
+ * arena.  A failed command returns its errno from write(); the reason,
+ * and any command's result, is read back from the same open file
+ * descriptor.
+ *
+ * A write is one command, a writev() included (its segments are joined);
+ * a command is never assembled from several writes.  While a command
+ * runs, other reads and writes of the same descriptor wait for it,
+ * interruptibly (EAGAIN with O_NONBLOCK).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -49,24 +55,34 @@ struct kvs_cmd {
 
 /* === Parsing === */
 
+/*
+ * Every errno a command can fail with, so that a reply always names it:
+ * the module's own, and those of the kernel calls behind the commands
+ * (copy from user space, page-table population, signals).
+ */
 static const struct {
 	int err;
 	const char *name;
 } kvs_errnos[] = {
-	{ EINVAL, "EINVAL" }, { ENOMEM, "ENOMEM" }, { ENOENT, "ENOENT" },
-	{ EBUSY, "EBUSY" }, { ERANGE, "ERANGE" }, { EUCLEAN, "EUCLEAN" },
-	{ EPERM, "EPERM" }, { EFAULT, "EFAULT" }, { EINTR, "EINTR" },
-	{ EIO, "EIO" },
+	{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EINTR, "EINTR" },
+	{ EIO, "EIO" }, { ENXIO, "ENXIO" }, { E2BIG, "E2BIG" },
+	{ EAGAIN, "EAGAIN" }, { ENOMEM, "ENOMEM" }, { EFAULT, "EFAULT" },
+	{ EBUSY, "EBUSY" }, { EEXIST, "EEXIST" }, { ENODEV, "ENODEV" },
+	{ EINVAL, "EINVAL" }, { ENOSPC, "ENOSPC" }, { ERANGE, "ERANGE" },
+	{ EOVERFLOW, "EOVERFLOW" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+	{ ETIMEDOUT, "ETIMEDOUT" }, { EUCLEAN, "EUCLEAN" },
 };
 
-static const char *kvs_errname(int err)
+/* The errno's name; one missing from the table is still named, by number. */
+static const char *kvs_errname(int err, char *buf, size_t len)
 {
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(kvs_errnos); i++)
 		if (kvs_errnos[i].err == -err)
 			return kvs_errnos[i].name;
-	return "E?";
+	snprintf(buf, len, "E%d", -err);
+	return buf;
 }
 
 /*
@@ -152,6 +168,7 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 {
 	struct kvs_arena *a = ctl->arena;
 	struct kvs_spec s = {};
+	bool vstart = false, vend = false;
 	unsigned long addr;
 	char *val;
 	int i, err;
@@ -174,21 +191,33 @@ static int kvs_cmd_alloc(struct kvs_ctl *ctl, int argc, char **argv)
 		err = kvs_opt(ctl, argv[i], &val);
 		if (err)
 			return err;
-		if (!strcmp(argv[i], "align"))
+		if (!strcmp(argv[i], "align")) {
 			err = kvs_parse_size(val, &s.align);
-		else if (!strcmp(argv[i], "vstart"))
+		} else if (!strcmp(argv[i], "vstart")) {
+			vstart = true;
 			err = kvs_parse_addr(a, val, &s.vstart);
-		else if (!strcmp(argv[i], "vend"))
+		} else if (!strcmp(argv[i], "vend")) {
+			vend = true;
 			err = kvs_parse_addr(a, val, &s.vend);
-		else
+		} else {
 			return kvs_fail(&ctl->err, -EINVAL,
 					"unknown option \"%s\"", argv[i]);
+		}
 		if (err)
 			return kvs_bad_number(ctl, argv[i], val, err);
 	}
-	if (!s.vstart != !s.vend)
+	/*
+	 * Only an absent window means the whole arena: kvs_alloc() reads
+	 * vstart = vend = 0 that way, so a window written as 0 and 0 must be
+	 * refused here, as the empty window it is.
+	 */
+	if (vstart != vend)
 		return kvs_fail(&ctl->err, -EINVAL,
 				"vstart and vend go together");
+	if (vstart && s.vstart >= s.vend)
+		return kvs_fail(&ctl->err, -EINVAL,
+				"window [%#lx, %#lx) is empty or inverted",
+				s.vstart, s.vend);
 
 	err = kvs_alloc(a, &s, &addr, &ctl->err);
 	if (err)
@@ -372,8 +401,16 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 	bool on;
 	int err;
 
-	if (argc != 2 || kstrtobool(argv[1], &on))
+	/* Exactly on or off: kstrtobool() would take "nonsense" for off. */
+	if (argc != 2)
 		return -EINVAL;
+	if (!strcmp(argv[1], "on"))
+		on = true;
+	else if (!strcmp(argv[1], "off"))
+		on = false;
+	else
+		return kvs_fail(&ctl->err, -EINVAL,
+				"pcpu takes on or off, not \"%s\"", argv[1]);
 	err = kvs_set_pcpu(ctl->arena, on, &ctl->err);
 	if (err)
 		return err;
@@ -500,6 +537,8 @@ int kvs_ctl_exec(struct kvs_ctl *ctl, char *line)
  */
 void kvs_ctl_error(struct kvs_ctl *ctl, int err)
 {
-	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err),
+	char num[16];
+
+	kvs_ctl_out(ctl, "error: %s: %s", kvs_errname(err, num, sizeof(num)),
 		    ctl->err.msg[0] ? ctl->err.msg : "failed");
 }

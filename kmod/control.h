@@ -15,7 +15,9 @@
 /**
  * struct kvs_ctl - one open file descriptor of the control file.
  * @arena: the arena it drives.
- * @lock:  serialises commands and read-back on this descriptor.
+ * @lock:  serialises commands and read-back on this descriptor; held
+ *         for a whole command, minutes for a bench, so never waited for
+ *         uninterruptibly (debugfs.c).
  * @err:   the reason of the last failure.
  * @len:   bytes of @out.
  * @out:   the last command's result, or "error: ENAME: reason".

@@ -23,6 +23,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "arena.h"
 #include "bench.h"
@@ -44,6 +45,12 @@ static int kvs_ctl_open(struct inode *inode, struct file *file)
 	ctl->arena = inode->i_private;
 	mutex_init(&ctl->lock);
 	file->private_data = ctl;
+	/*
+	 * The VFS would serialise the users of a shared descriptor on its
+	 * f_pos lock, uninterruptibly, for as long as a command runs; ctl->lock
+	 * serialises them instead, and can be interrupted.
+	 */
+	file->f_mode &= ~FMODE_ATOMIC_POS;
 	return 0;
 }
 
@@ -53,27 +60,51 @@ static int kvs_ctl_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static ssize_t kvs_ctl_write(struct file *file, const char __user *ubuf,
-			     size_t count, loff_t *ppos)
+/*
+ * A command may run for minutes (bench, selftest), holding ctl->lock: the
+ * other users of the same descriptor wait for it interruptibly, so that
+ * they can be killed and never count as hung, or not at all with
+ * O_NONBLOCK.  They cannot leave a reason to read back: the descriptor's
+ * result belongs to the running command.
+ */
+static int kvs_ctl_lock(struct kvs_ctl *ctl, struct file *file, bool nowait)
 {
+	if (nowait || (file->f_flags & O_NONBLOCK))
+		return mutex_trylock(&ctl->lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(&ctl->lock) ? -ERESTARTSYS : 0;
+}
+
+/*
+ * A write is one command, whatever its shape: write_iter sees a writev()
+ * whole, where ->write would see each segment as a command of its own.
+ */
+static ssize_t kvs_ctl_write(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
 	struct kvs_ctl *ctl = file->private_data;
+	size_t count = iov_iter_count(from);
 	char *line = NULL;
 	bool ran = false;
 	int err;
 
-	mutex_lock(&ctl->lock);
+	err = kvs_ctl_lock(ctl, file, iocb->ki_flags & IOCB_NOWAIT);
+	if (err)
+		return err;
 	if (count >= KVS_CMD_MAX) {
 		err = kvs_fail(&ctl->err, -EINVAL,
 			       "command longer than %d bytes", KVS_CMD_MAX - 1);
 		goto out;
 	}
-	line = memdup_user_nul(ubuf, count);
-	if (IS_ERR(line)) {
-		err = kvs_fail(&ctl->err, PTR_ERR(line),
-			       "cannot read the command");
-		line = NULL;
+	line = kmalloc(count + 1, GFP_KERNEL);
+	if (!line) {
+		err = kvs_fail(&ctl->err, -ENOMEM, "no memory for the command");
 		goto out;
 	}
+	if (!copy_from_iter_full(line, count, from)) {
+		err = kvs_fail(&ctl->err, -EFAULT, "cannot read the command");
+		goto out;
+	}
+	line[count] = '\0';
 	if (strlen(line) != count) {
 		err = kvs_fail(&ctl->err, -EINVAL,
 			       "command contains a NUL byte");
@@ -87,9 +118,9 @@ out:
 		kvs_ctl_error(ctl, err);
 	/*
 	 * The result is read back from the start.  A failed write() does not
-	 * store *ppos back into f_pos, so reset both.
+	 * store the position back into f_pos, so reset both.
 	 */
-	*ppos = 0;
+	iocb->ki_pos = 0;
 	file->f_pos = 0;
 	mutex_unlock(&ctl->lock);
 	kfree(line);
@@ -102,7 +133,9 @@ static ssize_t kvs_ctl_read(struct file *file, char __user *ubuf,
 	struct kvs_ctl *ctl = file->private_data;
 	ssize_t ret;
 
-	mutex_lock(&ctl->lock);
+	ret = kvs_ctl_lock(ctl, file, false);
+	if (ret)
+		return ret;
 	ret = simple_read_from_buffer(ubuf, count, ppos, ctl->out, ctl->len);
 	mutex_unlock(&ctl->lock);
 	return ret;
@@ -113,7 +146,7 @@ static const struct file_operations kvs_ctl_fops = {
 	.open		= kvs_ctl_open,
 	.release	= kvs_ctl_release,
 	.read		= kvs_ctl_read,
-	.write		= kvs_ctl_write,
+	.write_iter	= kvs_ctl_write,
 	.llseek		= default_llseek,
 };
 
@@ -253,7 +286,14 @@ static const struct file_operations areas_fops = {
 void kvs_debugfs_init(struct kvs_arena *a)
 {
 	kvs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
-	debugfs_create_file("control", 0600, kvs_dir, a, &kvs_ctl_fops);
+	/*
+	 * debugfs's full proxy, which guards each call against the file's
+	 * removal, forwards ->write but not ->write_iter, and so would split
+	 * a writev() into commands.  The open-only proxy installs these fops
+	 * as they are; that guard is not needed here: an open descriptor pins
+	 * the module (.owner), and the arena lives as long as the module.
+	 */
+	debugfs_create_file_unsafe("control", 0600, kvs_dir, a, &kvs_ctl_fops);
 	debugfs_create_file("stats", 0400, kvs_dir, a, &stats_fops);
 	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
 	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);

@@ -212,6 +212,29 @@ static void kvs_inj_summary(char *out, size_t len)
 		scnprintf(out + n, len - n, " none");
 }
 
+/*
+ * Parse one "inject" command's words, "inject" included, arming nothing:
+ * "off" (@site = -1: every site off), "SITE off", or "SITE MODE=N ...".
+ * Return: 0, -EINVAL or -ERANGE with the reason in @e.
+ */
+static int kvs_inj_parse_cmd(int argc, char **argv, int *site,
+			     struct kvs_inj *cfg, struct kvs_err *e)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (argc == 2 && !strcmp(argv[1], "off")) {
+		*site = -1;
+		return 0;
+	}
+	*site = kvs_inj_site_by_name(argv[1]);
+	if (*site < 0)
+		return kvs_fail(e, -EINVAL,
+				"unknown site \"%s\" (area, maple, rbnode, chunk, page, pte, ksym)",
+				argv[1]);
+	if (argc == 3 && !strcmp(argv[2], "off"))
+		return 0;
+	return kvs_inj_parse(argc - 2, argv + 2, cfg, e);
+}
+
 /**
  * kvs_inject_cmd() - the "inject" control command.
  * @argc: words, "inject" included.
@@ -225,32 +248,24 @@ static void kvs_inj_summary(char *out, size_t len)
  *   inject SITE off             disarm one
  *   inject SITE nth=N|every=N|percent=P [times=T] [seed=S]
  *
+ * Every word is checked before anything is armed or disarmed.
+ *
  * Return: 0, -EINVAL or -ERANGE.
  */
 int kvs_inject_cmd(int argc, char **argv, char *out, size_t len,
 		   struct kvs_err *e)
 {
-	struct kvs_inj cfg = {};
+	struct kvs_inj cfg;
 	int site, i, err;
 
-	if (argc == 2 && !strcmp(argv[1], "off")) {
+	if (argc >= 2) {
+		err = kvs_inj_parse_cmd(argc, argv, &site, &cfg, e);
+		if (err)
+			return err;
 		spin_lock(&kvs_inj_lock);
 		for (i = 0; i < KVS_INJ_NR; i++)
-			kvs_inj_set(i, &cfg);
-		spin_unlock(&kvs_inj_lock);
-	} else if (argc >= 2) {
-		site = kvs_inj_site_by_name(argv[1]);
-		if (site < 0)
-			return kvs_fail(e, -EINVAL,
-					"unknown site \"%s\" (area, maple, rbnode, chunk, page, pte, ksym)",
-					argv[1]);
-		if (argc != 3 || strcmp(argv[2], "off")) {
-			err = kvs_inj_parse(argc - 2, argv + 2, &cfg, e);
-			if (err)
-				return err;
-		}
-		spin_lock(&kvs_inj_lock);
-		kvs_inj_set(site, &cfg);
+			if (site < 0 || i == site)
+				kvs_inj_set(i, &cfg);
 		spin_unlock(&kvs_inj_lock);
 	}
 	spin_lock(&kvs_inj_lock);
@@ -261,12 +276,19 @@ int kvs_inject_cmd(int argc, char **argv, char *out, size_t len,
 
 /* === Module parameter: inject=SITE:MODE=N[:times=T][:seed=S][,...] === */
 
+/*
+ * All specs are parsed before any is applied, so that a list with one
+ * bad spec changes nothing; applied in order, a later spec for a site
+ * (or "off" for all) replaces an earlier one, as one at a time would.
+ * The refusal is one warning line: the parameter has no read-back.
+ */
 static int kvs_inj_param_set(const char *val, const struct kernel_param *kp)
 {
+	struct kvs_inj cfg[KVS_INJ_NR], one;
+	bool set[KVS_INJ_NR] = {};
 	char *buf, *p, *spec, *argv[6];
 	struct kvs_err e;
-	char out[8];
-	int argc, err = 0;
+	int argc, site, i, err = 0;
 
 	buf = kstrdup(val, GFP_KERNEL);
 	if (!buf)
@@ -279,15 +301,30 @@ static int kvs_inj_param_set(const char *val, const struct kernel_param *kp)
 		       (argv[argc] = strsep(&spec, ":")) != NULL)
 			argc++;
 		if (spec) {
-			err = -EINVAL;
+			err = kvs_fail(&e, -EINVAL,
+				       "a spec has more than %zu fields",
+				       ARRAY_SIZE(argv) - 1);
 			break;
 		}
-		err = kvs_inject_cmd(argc, argv, out, sizeof(out), &e);
-		if (err)
-			pr_err("inject=: %s\n", e.msg);
+		err = kvs_inj_parse_cmd(argc, argv, &site, &one, &e);
+		for (i = 0; !err && i < KVS_INJ_NR; i++) {
+			if (site >= 0 && i != site)
+				continue;
+			cfg[i] = one;
+			set[i] = true;
+		}
 	}
 	kfree(buf);
-	return err;
+	if (err) {
+		pr_warn("inject=: %s; nothing armed\n", e.msg);
+		return err;
+	}
+	spin_lock(&kvs_inj_lock);
+	for (i = 0; i < KVS_INJ_NR; i++)
+		if (set[i])
+			kvs_inj_set(i, &cfg[i]);
+	spin_unlock(&kvs_inj_lock);
+	return 0;
 }
 
 static int kvs_inj_param_get(char *buf, const struct kernel_param *kp)

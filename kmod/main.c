@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sizes.h>
 #include <linux/vmalloc.h>
 
 #include "arena.h"
@@ -65,14 +66,42 @@ static bool pcpu = true;
 module_param(pcpu, bool, 0444);
 MODULE_PARM_DESC(pcpu, "serve small requests from per-CPU chunks (default Y)");
 
+/*
+ * A chunk indexes its areas in an array of one pointer per page, allocated
+ * at every refill: 1G keeps it at 2 MiB with 4 KiB pages, where a larger
+ * chunk would make kvcalloc() ask for more than it allows (INT_MAX bytes,
+ * and a WARN) long before the arena's eighth stops it.
+ */
+#define KVS_CHUNK_MAX	SZ_1G
+
 static unsigned long chunk_size = KVS_CHUNK_DEFAULT;
 module_param_cb(chunk_size, &kvs_size_ops, &chunk_size, 0444);
 MODULE_PARM_DESC(chunk_size,
-		 "bytes per per-CPU chunk (default 64M; at most arena_size/8)");
+		 "bytes per per-CPU chunk (default 64M; at most 1G and arena_size/8)");
 
 /* === Load and unload === */
 
 static struct kvs_arena kvs_arena;
+
+/*
+ * Sizes the parameter parser cannot judge alone, refused with one line:
+ * the arena must fit the architecture's vmalloc space (what is free of it
+ * is for get_vm_area() to say), and a chunk its slot array.
+ */
+static int kvs_check_sizes(void)
+{
+	if (arena_size > VMALLOC_TOTAL) {
+		pr_warn("arena_size %lu exceeds the vmalloc space (%lu bytes)\n",
+			arena_size, (unsigned long)VMALLOC_TOTAL);
+		return -ERANGE;
+	}
+	if (chunk_size > KVS_CHUNK_MAX) {
+		pr_warn("chunk_size %lu exceeds 1G: its slot array would be too large\n",
+			chunk_size);
+		return -ERANGE;
+	}
+	return 0;
+}
 
 /*
  * Not inlined into the __init caller: /proc/vmallocinfo names the range by
@@ -82,8 +111,8 @@ static noinline int kvs_reserve(struct kvs_arena *a, unsigned long size)
 {
 	a->vm = kvs_ksym.get_vm_area(size, 0);
 	if (!a->vm) {
-		pr_err("cannot reserve %lu bytes of vmalloc space for the arena\n",
-		       size);
+		pr_warn("cannot reserve %lu bytes of vmalloc space for the arena\n",
+			size);
 		return -ENOMEM;
 	}
 	a->base = (unsigned long)a->vm->addr;
@@ -97,9 +126,12 @@ static int __init kvs_init(void)
 	int err;
 
 	if (!be) {
-		pr_err("unknown backend \"%s\"\n", backend);
+		pr_warn("unknown backend \"%s\"\n", backend);
 		return -EINVAL;
 	}
+	err = kvs_check_sizes();
+	if (err)
+		return err;
 	err = kvs_ksym_init();
 	if (err)
 		return err;

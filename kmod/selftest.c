@@ -380,9 +380,17 @@ static void kvs_differential(struct kvs_ktap *t, u64 seed, unsigned long ops)
 	vfree(d);
 }
 
-/* The last report, read through debugfs; one run at a time. */
+/*
+ * The report of the last finished run, read through debugfs.  A run
+ * writes into a buffer of its own under kvs_selftest_lock (one run at a
+ * time, held for all of it) and swaps it with the shown one at its end
+ * under kvs_report_lock, which readers hold only while they copy: a
+ * reader never waits for a run.
+ */
+static DEFINE_MUTEX(kvs_selftest_lock);
 static DEFINE_MUTEX(kvs_report_lock);
-static struct kvs_ktap kvs_report;
+static struct kvs_ktap kvs_report;	/* shown, under kvs_report_lock */
+static struct kvs_ktap kvs_scratch;	/* written, under kvs_selftest_lock */
 
 /**
  * kvs_selftest() - run every self test and keep the KTAP report.
@@ -392,19 +400,19 @@ static struct kvs_ktap kvs_report;
  *
  * Context: process context; sleeps; a fatal signal stops it early.
  * Return: 0, -ENOMEM for the report buffer, -EINTR if interrupted
- * while another run held the report.
+ * while waiting for another run to end.
  */
 int kvs_selftest(u64 seed, unsigned long ops, unsigned int *failed)
 {
-	struct kvs_ktap *t = &kvs_report;
+	struct kvs_ktap *t = &kvs_scratch;
 
-	if (mutex_lock_interruptible(&kvs_report_lock))
+	if (mutex_lock_interruptible(&kvs_selftest_lock))
 		return -EINTR;
 	if (!t->buf) {
 		t->cap = KVS_REPORT_BYTES;
 		t->buf = kvmalloc(t->cap, GFP_KERNEL);
 		if (!t->buf) {
-			mutex_unlock(&kvs_report_lock);
+			mutex_unlock(&kvs_selftest_lock);
 			return -ENOMEM;
 		}
 	}
@@ -418,7 +426,10 @@ int kvs_selftest(u64 seed, unsigned long ops, unsigned int *failed)
 	kvs_out(t, "# kvashim selftest: pass:%u fail:%u\n",
 		t->nr - t->failed, t->failed);
 	*failed = t->failed;
+	mutex_lock(&kvs_report_lock);
+	swap(kvs_report, kvs_scratch);
 	mutex_unlock(&kvs_report_lock);
+	mutex_unlock(&kvs_selftest_lock);
 	return 0;
 }
 
@@ -435,10 +446,12 @@ void kvs_selftest_show(struct seq_file *m)
 }
 
 /**
- * kvs_selftest_exit() - free the report at unload.
+ * kvs_selftest_exit() - free the reports at unload.
  */
 void kvs_selftest_exit(void)
 {
 	kvfree(kvs_report.buf);
+	kvfree(kvs_scratch.buf);
 	kvs_report.buf = NULL;
+	kvs_scratch.buf = NULL;
 }

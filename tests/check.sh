@@ -6,6 +6,7 @@
 #   - sparse (make C=2) and a W=1 build against Debian's kernel headers
 #   - shellcheck on every shell script
 #   - MODULE_VERSION equals dkms.conf's PACKAGE_VERSION
+#   - every errno the module returns has a name in control.c
 # Any finding fails the run.  KDIR selects the headers (default: the
 # newest /usr/src/linux-headers-*-amd64, installed on demand).
 set -euo pipefail
@@ -96,6 +97,15 @@ out+=$(awk '{ l[NR] = $0 }
 				printf "kmod/compat.h:%d: version test without a /* vX.Y: ... */ note\n", i
 	}' kmod/compat.h)
 report "version tests only in compat.h, each with a vX.Y note" "$out"
+
+# Every errno the module returns has a name in control.c's table, so that
+# no reply reads "error: E<number>".  ERESTARTSYS never reaches user space.
+out=$(grep -ohE -- '-E[A-Z0-9]+\b' kmod/*.[ch] | sort -u | sed 's/^-//' |
+	while read -r e; do
+		[[ $e == ERESTARTSYS ]] && continue
+		grep -q "{ $e, \"$e\" }" kmod/control.c || echo "kmod/control.c: no name for $e"
+	done)
+report "every errno has a name in control.c" "$out"
 
 mod=$(sed -n 's/^#define KVS_VERSION "\(.*\)"/\1/p' kmod/main.c)
 dkms=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)

@@ -17,7 +17,7 @@ KVS_CASE=$(basename "${0%.sh}")
 
 # errno numbers as kvashim-ctl exits with them
 # shellcheck disable=SC2034 # used by the cases that source this file
-EINVAL=22 ENOMEM=12 ENOENT=2 EBUSY=16 ERANGE=34 EUCLEAN=117
+EINVAL=22 ENOMEM=12 ENOENT=2 EBUSY=16 ERANGE=34 EUCLEAN=117 EAGAIN=11 ENOSPC=28
 
 tap_next() {
 	local n=0
@@ -61,7 +61,8 @@ ok_if() {
 # test shell: under TCG, starting a process per command costs seconds.
 # The descriptor holds a module reference, so kvs_unload closes it first.
 declare -A KVS_ERRNO=([EINVAL]=22 [ENOMEM]=12 [ENOENT]=2 [EBUSY]=16
-		      [ERANGE]=34 [EUCLEAN]=117 [EPERM]=1)
+		      [ERANGE]=34 [EUCLEAN]=117 [EPERM]=1 [EINTR]=4 [EIO]=5
+		      [EAGAIN]=11 [EFAULT]=14 [ENOSPC]=28)
 KVS_FD=
 
 ctl_open() {

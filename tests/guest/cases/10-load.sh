@@ -61,21 +61,52 @@ else
 	tap_not_ok "MODULE_VERSION equals dkms.conf's" "module '$ver' dkms '$dkms'"
 fi
 
-# A range that cannot be reserved: more than the whole vmalloc space.
-dmesg_mark
-if out=$(insmod "$KVS_KO" arena_size=1P 2>&1); then
-	tap_not_ok "arena_size=1P is refused" "it loaded"
-	kvs_unload
-else
-	log=$(dmesg_since | grep kvashim)
-	if echo "$out" | grep -q "Cannot allocate memory" &&
-	   [ "$(echo "$log" | wc -l)" -eq 1 ] && echo "$log" | grep -q "cannot reserve" &&
-	   ! kvs_loaded && ! vmallocinfo_has_arena; then
-		tap_ok "arena_size=1P is refused with ENOMEM and one log line"
-	else
-		tap_not_ok "arena_size=1P is refused with ENOMEM and one log line" "$out" "$log"
+# refused DESC ERROR LOG PARAM...: the load fails with insmod's ERROR text,
+# one kvashim line matching LOG, at warning level (no error, no WARN),
+# and leaves no module and no arena behind.
+refused() {
+	local desc=$1 want=$2 why=$3 out log errs
+	shift 3
+	dmesg_mark
+	errs=$(dmesg -l err,crit,alert,emerg | grep -c kvashim)
+	if out=$(insmod "$KVS_KO" "$@" 2>&1); then
+		tap_not_ok "$desc" "it loaded"
+		kvs_unload
+		return
 	fi
+	log=$(dmesg_since | grep kvashim)
+	if [[ $out == *"$want"* ]] && [ "$(echo "$log" | wc -l)" -eq 1 ] &&
+	   echo "$log" | grep -q -E "$why" &&
+	   [ "$(dmesg -l err,crit,alert,emerg | grep -c kvashim)" = "$errs" ] &&
+	   ! kvs_loaded && ! vmallocinfo_has_arena; then
+		tap_ok "$desc (${out##*: }: ${log#*kvashim: })"
+	else
+		tap_not_ok "$desc" "$out" "$log"
+	fi
+}
+
+# Sizes the machine cannot have.  More than the architecture's vmalloc
+# space is out of range; all of it cannot be reserved (others use some).
+# A 1T chunk's slot array (one pointer per page, 2 GiB) would make
+# kvcalloc() WARN: chunks stop at 1G.
+vtotal_kb=$(awk '$1 == "VmallocTotal:" { print $2 }' /proc/meminfo)
+refused "arena_size=1P is refused with ERANGE and one warning" \
+	"Numerical result out of range" "exceeds the vmalloc space" arena_size=1P
+refused "arena_size of the whole vmalloc space is refused with ENOMEM and one warning" \
+	"Cannot allocate memory" "cannot reserve" arena_size=$((vtotal_kb - 4))K
+refused "arena_size=8T chunk_size=1T is refused with ERANGE and one warning" \
+	"Numerical result out of range" "chunk_size [0-9]+ exceeds" arena_size=8T chunk_size=1T
+
+# The largest chunk works: 1G, its slot array 2 MiB.
+if kvs_load arena_size=8T chunk_size=1G pcpu=1 && a=$(ctl alloc 4K) &&
+   [ "$(kvs_stat pcpu_chunk_size)" = $((1 << 30)) ] && ctl free "$a" >/dev/null &&
+   kc check; then
+	tap_ok "arena_size=8T chunk_size=1G loads and serves from a 1G chunk"
+else
+	tap_not_ok "arena_size=8T chunk_size=1G loads and serves from a 1G chunk" \
+		"$KC_OUT" "$(grep pcpu "$KVS_DIR/stats" 2>&1)"
 fi
+kvs_unload
 
 for bad in "backend=nosuch" "arena_size=12Q" "arena_size=0"; do
 	if out=$(insmod "$KVS_KO" "$bad" 2>&1); then

@@ -67,6 +67,41 @@ else
 	tap_skip "raw writes" "python3 missing in the guest"
 fi
 
+# A writev() is one write, so one command, however many segments: a
+# command split across segments runs whole, two lines are refused whole.
+# Each line out is "OK <bytes>" or the errno name, a tab, the read-back.
+writev_cases() {
+	python3 - "$KVS_DIR/control" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for segs in ([b"alloc 4K", b" top\n"], [b"check\n", b"check\n"]):
+    try:
+        res = "OK %d" % os.writev(fd, segs)
+    except OSError as e:
+        res = errno.errorcode[e.errno]
+    print(res + "\t" + os.read(fd, 512).decode().strip())
+PY
+}
+if command -v python3 >/dev/null; then
+	mapfile -t wv < <(writev_cases)
+	top=$(hex $(($(arena_end) - 8192)))
+	if [ "${wv[0]:-}" = "OK 13"$'\t'"$top" ]; then
+		tap_ok "writev of \"alloc 4K\" + \" top\": one command, 13 bytes (${wv[0]#*$'\t'})"
+	else
+		tap_not_ok "writev of \"alloc 4K\" + \" top\": one command" \
+			"want OK 13 and $top" "${wv[0]:-}"
+	fi
+	kc free "$top"
+	line=${wv[1]:-}
+	if [ "${line%%$'\t'*}" = EINVAL ] && [ "${line#*$'\t'}" = "error: EINVAL: one command per write" ]; then
+		tap_ok "writev of two lines is refused whole (${line#*$'\t'})"
+	else
+		tap_not_ok "writev of two lines is refused whole" "want EINVAL" "$line"
+	fi
+else
+	tap_skip "writev" "python3 missing in the guest"
+fi
+
 # The shell front end: result on stdout, reason on stderr, errno as status.
 out=$("$KVS_CTL" alloc 0 2>&1)
 rc=$?
@@ -90,4 +125,26 @@ fi
 check_ok "after bad input"
 log=$(dmesg_since | grep -i kvashim)
 log_quiet "bad input left the kernel log quiet" "$log"
+
+# The inject parameter, written at run time: a list with a bad spec after
+# a good one arms nothing, and says why in one warning, not an error.
+param=/sys/module/kvashim/parameters/inject
+for spec in "area:nth=5,nosuch:nth=1|Invalid argument|unknown site" \
+	    "area:nth=5,maple:percent=101|Numerical result out of range|percent is at most 100" \
+	    "area:nth=5,maple:nth=1:times=1:seed=1:x:y|Invalid argument|more than 5 fields"; do
+	IFS='|' read -r val want why <<<"$spec"
+	dmesg_mark
+	errs=$(dmesg -l err,crit,alert,emerg | grep -c kvashim)
+	out=$( (echo "$val" >"$param") 2>&1)
+	mode=$(sed -n 's/^area mode=\([a-z]*\) .*/\1/p' "$KVS_DIR/inject")
+	log=$(dmesg_since | grep kvashim)
+	if [[ $out == *"$want"* ]] && [ "$mode" = off ] &&
+	   [ "$(echo "$log" | wc -l)" -eq 1 ] && [[ $log == *"$why"*"nothing armed"* ]] &&
+	   [ "$(dmesg -l err,crit,alert,emerg | grep -c kvashim)" = "$errs" ]; then
+		tap_ok "inject=$val arms nothing ($log)"
+	else
+		tap_not_ok "inject=$val arms nothing, one warning" "$out" "area mode=$mode" "$log"
+	fi
+	kc inject off
+done
 kvs_unload
