@@ -41,7 +41,8 @@ options:
   --busy N          live areas of the busy-list workloads (default $def_busy)
   --budget MS       time budget of one run before it is capped (default $def_budget)
   --background N    also run every workload with N live background areas of
-                    mixed sizes in the target (results "<workload>@bg")
+                    mixed sizes in the target (results "<workload>@bg"); files
+                    are named <kernel-release>-<arch>[-icount]-bgN*
   --series S        kernel series (default 6.1)
   --arch A          amd64 | arm64 (default: this host's)
   --smp N           guest CPUs (default 2; icount: always 1)
@@ -323,6 +324,9 @@ publish() {
 	grep -q '^options=.*mode=icount' "$b/guest.txt" && prefix+=-icount
 	grep -q '^options=.*quick=1' "$b/guest.txt" && prefix+=-quick
 	grep -q '^options=.*populated=1' "$b/guest.txt" && prefix+=-populated
+	local bg
+	bg=$(sed -n 's/^options=.* background=\([0-9]*\).*/\1/p' "$b/guest.txt")
+	[[ ${bg:-0} == 0 ]] || prefix+=-bg$bg
 	mkdir -p "$dir"
 	prefix=$dir/$prefix
 

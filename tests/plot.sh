@@ -100,7 +100,7 @@ $TERM_PNG
 set output '$png'
 floor = $floor
 set title "$wl, $nr thread(s): $what of each iteration, pooled over the repetitions ($label)" noenhanced
-set xlabel "$u per iteration (log scale; buckets 8 per power of two)"
+set xlabel "$uop (log scale; buckets 8 per power of two)"
 set ylabel "fraction of the iterations in the bucket (log scale)"
 set logscale xy
 set yrange [floor:1]
@@ -224,7 +224,7 @@ $TERM_PNG
 set output '$png'
 bw = 0.5 / ($nt + 1.0)
 set title "${What} per iteration relative to rbtree (the mainline design), $nr thread(s): below 1 is faster ($label)" noenhanced
-set ylabel "avg $u per iteration / rbtree's (log scale)"
+set ylabel "avg $uop / rbtree's (log scale)"
 set datafile missing "?"
 set logscale y
 set format y "%g"
@@ -257,9 +257,9 @@ main() {
 	trap "rm -rf '$tmp'" EXIT
 	mapfile -t targets < <(targets_of "$csv")
 	# An icount run counts instructions (avg_insn, insn), not ns.
-	u=ns what=time What=Time
+	u=ns what=time What=Time uop="ns per iteration"
 	if head -n 1 "$csv" | grep -q '\(^\|,\)avg_insn\(,\|$\)'; then
-		u=insn what=instructions What=Instructions
+		u=insn what=instructions What=Instructions uop="insn/op (op: one timed iteration)"
 	fi
 
 	hist_plot fix_size_alloc 1
