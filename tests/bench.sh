@@ -32,6 +32,7 @@ options:
                     icount: instructions per operation (QEMU -icount, 1 vCPU,
                     defaults --reps $icount_reps --loops $icount_loops --busy $icount_busy, no scaling
                     sweep); files are named <kernel-release>-<arch>-icount*
+  --icount          the same as --mode icount
   --quick           1 repetition, 1000 loops, 2000 busy, no scaling sweep;
                     files are named <kernel-release>-<arch>-quick*
   --populated       only the populated comparison with vmalloc (1, 3, 16 and
@@ -59,7 +60,8 @@ EOF
 
 def_reps=15 def_loops=2000 def_busy=15000 def_budget=60000
 # icount: deterministic, so few repetitions; the full single-thread suite
-# (66 workload x target steps, 24 populated) then takes ~10 min here.
+# (66 workload x target steps, 24 populated) then takes ~7 min here on
+# amd64, ~12 on arm64 (results/README-results.md).
 icount_reps=3 icount_loops=2000 icount_busy=15000
 
 opt_mode=wall
