@@ -8,6 +8,7 @@ KDIR ?= /lib/modules/$(KERNELRELEASE)/build
 KERNELS ?=
 ARCHES ?=
 DURATION ?= 600
+MODE ?= wall
 
 export KERNELS ARCHES
 
@@ -48,9 +49,9 @@ test-debug:
 soak:
 	DURATION=$(DURATION) tests/soak.sh
 
-## bench: the benchmark suite in a booted Debian kernel: results/ (CSV, plots, ratio table)
+## bench: the benchmark suite in a booted Debian kernel: results/ (CSV, plots, ratio table); MODE=icount: instructions per op, deterministic
 bench:
-	tests/bench.sh
+	tests/bench.sh --mode $(MODE)
 
 ## deps: install what building and testing need (Debian, as root)
 deps:

@@ -18,6 +18,10 @@
  * counters that do not depend on the machine's speed: index operations
  * per iteration and metadata bytes per live area.
  *
+ * With "background=N", N areas of a size mix stay live in the target
+ * around the timed loops (the fresh arena is otherwise empty), with a
+ * quarter of them freed again to leave holes.
+ *
  * With "populate" every area is backed with pages and freed through the
  * lazy purge, each backend's arena then owning a reservation of its own
  * (pages cannot share page tables with the live arena's), and the kernel
@@ -31,6 +35,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/prandom.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -245,6 +250,8 @@ struct kvs_workload {
  * @ring:     areas handed between threads by the cross-CPU workload.
  * @head:     oldest entry of @ring.
  * @count:    entries in @ring.
+ * @bg:       handles of the background areas.
+ * @nr_bg:    how many are live.
  * @th:       the threads.
  */
 struct kvs_run {
@@ -265,6 +272,8 @@ struct kvs_run {
 	unsigned long ring[KVS_RING];
 	unsigned int head;
 	unsigned int count;
+	unsigned long *bg;
+	unsigned long nr_bg;
 	struct kvs_bthread th[];
 };
 
@@ -450,6 +459,76 @@ static void kvs_ring_drain(struct kvs_run *run)
 	}
 }
 
+/* === Background occupancy === */
+
+/*
+ * Pages of one background area: mostly small ones, as in a running
+ * system's vmalloc space (4-page stacks; modules and buffers of tens to
+ * hundreds of pages).  About 16 pages on average.
+ */
+static unsigned long kvs_bg_pages(struct rnd_state *rnd)
+{
+	u32 r = prandom_u32_state(rnd) % 100;
+	u32 x = prandom_u32_state(rnd);
+
+	if (r < 40)
+		return 1;
+	if (r < 70)
+		return 4;
+	if (r < 90)
+		return 2 + x % 15;
+	if (r < 98)
+		return 17 + x % 112;
+	return 129 + x % 384;
+}
+
+/*
+ * Allocate the background areas of @run in its target, never populated
+ * (the kernel target: get_vm_area()), then free about a quarter of them
+ * at random, so that the rest stand between holes.  An allocation that
+ * fails ends the fill: fewer areas than asked.
+ */
+static int kvs_bg_fill(struct kvs_run *run)
+{
+	struct kvs_target t = run->t;
+	unsigned long n = run->o->background, i, got = 0;
+	struct rnd_state rnd;
+
+	if (!n)
+		return 0;
+	run->bg = kvmalloc_array(n, sizeof(*run->bg), GFP_KERNEL);
+	if (!run->bg)
+		return -ENOMEM;
+	t.populate = false;
+	prandom_seed_state(&rnd, run->o->seed ^ 0x6267);
+	for (i = 0; i < n; i++) {
+		if (kvs_t_alloc(&t, kvs_bg_pages(&rnd) << PAGE_SHIFT, 0,
+				&run->bg[got]))
+			break;
+		got++;
+		if (!(got % 256))
+			cond_resched();
+	}
+	for (i = 0; i < got; i++) {
+		if (prandom_u32_state(&rnd) % 4)
+			run->bg[run->nr_bg++] = run->bg[i];
+		else
+			kvs_t_free(&t, run->bg[i]);
+	}
+	return 0;
+}
+
+static void kvs_bg_free(struct kvs_run *run)
+{
+	struct kvs_target t = run->t;
+
+	t.populate = false;
+	while (run->nr_bg)
+		kvs_t_free(&t, run->bg[--run->nr_bg]);
+	kvfree(run->bg);
+	run->bg = NULL;
+}
+
 static const struct kvs_workload kvs_workloads[] = {
 	{ "fix_size_alloc", NULL, kvs_iter_fix_size },
 	{ "full_fit_alloc", kvs_setup_full_fit, kvs_iter_fix_size },
@@ -570,6 +649,9 @@ static int kvs_run_start(struct kvs_run *run)
  * @aug:      rb-tree augment propagation steps.
  * @walked:   list nodes walked.
  * @live:     live areas the threads set up for the timed part.
+ * @bg:       background areas live then.
+ * @st:       each of the target arena's counters (enum kvs_stat) over the
+ *            timed part: what the iterations did inside the allocator.
  * @meta:     index and tracking-object bytes then (backends only).
  * @capped:   a thread hit the budget.
  * @bad:      "check" failed after the timed part.
@@ -584,10 +666,12 @@ struct kvs_sample {
 	unsigned long aug;
 	unsigned long walked;
 	unsigned long live;
+	unsigned long bg;
 	unsigned long meta;
 	bool capped;
 	bool bad;
 	unsigned long chunks;
+	unsigned long st[KVS_NR_STATS];
 };
 
 static const enum kvs_stat kvs_idx_stats[] = {
@@ -631,14 +715,25 @@ static void kvs_run_measure(struct kvs_run *run, struct kvs_sample *s)
 	u64 t0;
 
 	kvs_run_wait(run, &run->all_ready);
+	/*
+	 * The setup's and the warm-up's RCU callbacks (tracking objects,
+	 * maple nodes: thousands after a busy setup) run before the clock
+	 * starts, not in the timed loop as many as the grace period's phase
+	 * happens to allow: that phase follows the host's I/O timing, and
+	 * would move even instruction counts from run to run.
+	 */
+	rcu_barrier();
 	for (i = 0; i < run->nr; i++)
 		s->live += run->th[i].nr_busy;
+	s->bg = run->nr_bg;
 	if (a) {
 		kvs_usage(a, &u);
 		s->meta = u.meta_bytes + kvs_live(a) * kvs_area_bytes();
 		idx = kvs_idx_ops(a);
 		aug = kvs_stat_sum(a, KVS_ST_RB_AUGMENT);
 		walked = kvs_stat_sum(a, KVS_ST_LIST_WALKED);
+		for (i = 0; i < KVS_NR_STATS; i++)
+			s->st[i] = kvs_stat_sum(a, i);
 	}
 	t0 = local_clock();
 	complete_all(&run->go);
@@ -648,6 +743,8 @@ static void kvs_run_measure(struct kvs_run *run, struct kvs_sample *s)
 		s->idx_ops = kvs_idx_ops(a) - idx;
 		s->aug = kvs_stat_sum(a, KVS_ST_RB_AUGMENT) - aug;
 		s->walked = kvs_stat_sum(a, KVS_ST_LIST_WALKED) - walked;
+		for (i = 0; i < KVS_NR_STATS; i++)
+			s->st[i] = kvs_stat_sum(a, i) - s->st[i];
 	}
 	for (i = 0; i < run->nr; i++) {
 		kvs_hmerge(&s->hist, &run->th[i].hist);
@@ -766,11 +863,15 @@ static int kvs_run_once(struct kvs_arena *live,
 	init_completion(&run->release);
 	init_completion(&run->all_gone);
 	spin_lock_init(&run->ring_lock);
+	err = kvs_bg_fill(run);
+	if (err)
+		goto put;
 
 	err = kvs_run_start(run);
 	if (err) {
 		/* Threads that never ran are stopped before they start. */
 		kvs_run_stop(run);
+		kvs_bg_free(run);
 		goto put;
 	}
 	for (i = 0; i < nr; i++)
@@ -780,6 +881,7 @@ static int kvs_run_once(struct kvs_arena *live,
 	kvs_run_wait(run, &run->all_gone);
 	kvs_run_stop(run);
 	kvs_ring_drain(run);
+	kvs_bg_free(run);
 	if (run->t.a) {
 		kvs_free_all(run->t.a);
 		s->chunks = kvs_pcpu_chunks(run->t.a);
@@ -823,6 +925,9 @@ free_run:
  * @chunks:    per-CPU chunks left after the last teardown (must be 0).
  * @skip:      why it did not run, or NULL.
  * @populate:  areas were backed with pages.
+ * @bg:        background areas live during the timed part.
+ * @bg_asked:  background areas asked for (the command's background=).
+ * @st_x100:   each arena counter per iteration, times 100.
  */
 struct kvs_result {
 	const char *workload;
@@ -847,6 +952,9 @@ struct kvs_result {
 	unsigned int bad;
 	unsigned long chunks;
 	const char *skip;
+	unsigned long bg;
+	unsigned long bg_asked;
+	unsigned long st_x100[KVS_NR_STATS];
 };
 
 /*
@@ -907,7 +1015,7 @@ static void kvs_result_add(struct kvs_result *r, struct kvs_hist *pool,
 			   const struct kvs_sample *s, u64 *avg, u64 *ops,
 			   u64 *iters)
 {
-	unsigned int i = r->reps++;
+	unsigned int i = r->reps++, j;
 
 	kvs_hmerge(pool, &s->hist);
 	avg[i] = s->hist.count ? div64_u64(s->hist.sum, s->hist.count) : 0;
@@ -919,12 +1027,15 @@ static void kvs_result_add(struct kvs_result *r, struct kvs_hist *pool,
 	r->bad += s->bad;
 	r->chunks = s->chunks;
 	r->live = s->live;
+	r->bg = s->bg;
 	if (s->iters) {
 		r->idx_x100 = s->idx_ops * 100 / s->iters;
 		r->aug_x100 = s->aug * 100 / s->iters;
 		r->walk_x100 = s->walked * 100 / s->iters;
+		for (j = 0; j < KVS_NR_STATS; j++)
+			r->st_x100[j] = s->st[j] * 100 / s->iters;
 	}
-	r->meta = s->live && s->meta ? s->meta / s->live : 0;
+	r->meta = s->live && s->meta ? s->meta / (s->live + s->bg) : 0;
 }
 
 static void kvs_result_finish(struct kvs_result *r, struct kvs_hist *pool,
@@ -963,12 +1074,18 @@ struct kvs_acc {
 	struct kvs_sample s;
 };
 
+/* Results with background areas carry it in the workload's name. */
+static const char *kvs_bg_tag(const struct kvs_result *r)
+{
+	return r->bg_asked ? "@bg" : "";
+}
+
 static void kvs_result_log(const struct kvs_result *r)
 {
 	if (r->skip)
 		return;
-	pr_info("bench: %s%s on %s, %u thread(s): %llu ns/iter (p99 %llu), %llu iter/s%s\n",
-		r->workload, r->populate ? "+pop" : "",
+	pr_info("bench: %s%s%s on %s, %u thread(s): %llu ns/iter (p99 %llu), %llu iter/s%s\n",
+		r->workload, r->populate ? "+pop" : "", kvs_bg_tag(r),
 		kvs_result_target(r->target, r->populate), r->threads, r->avg_ns,
 		r->p99_ns, r->ops_per_s, r->capped ? ", capped by budget" : "");
 }
@@ -984,6 +1101,7 @@ static int kvs_bench_one(struct kvs_arena *live, const struct kvs_bench_opts *o,
 
 	if (!r)
 		return -ENOSPC;
+	r->bg_asked = o->background;
 	if (id == KVS_T_KERNEL && (wl->aligned || wl->arena)) {
 		r->skip = "not expressible with get_vm_area() or vmalloc()";
 		return 0;
@@ -1030,6 +1148,7 @@ static int kvs_scaling(struct kvs_arena *live, const struct kvs_bench_opts *o,
 			r = kvs_result_new("scaling", id, 1, o->populate);
 			if (!r)
 				return -ENOSPC;
+			r->bg_asked = o->background;
 			memset(&acc->pool, 0, sizeof(acc->pool));
 			memset(&acc->s, 0, sizeof(acc->s));
 			err = kvs_run_once(live, &lo, &wl, id, 1, &acc->s);
@@ -1166,12 +1285,14 @@ static const struct {
 	{ "reps", 1, KVS_MAX_REPS },
 	{ "budget_ms", 1, 24UL * 3600 * 1000 },
 	{ "seed", 0, ULONG_MAX },
+	{ "background", 0, 1000000 },
 };
 
 /**
  * kvs_bench_parse() - apply one KEY=VALUE option of the bench command.
  * @o:   the options so far.
- * @key: workload, target, threads, loops, busy, reps, budget_ms or seed.
+ * @key: workload, target, threads, loops, busy, reps, budget_ms, seed or
+ *       background.
  * @val: its value: names comma-separated, or a number.
  * @e:   the reason, on failure.
  *
@@ -1219,8 +1340,10 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 		o->reps = v;
 	else if (!strcmp(key, "budget_ms"))
 		o->budget_ms = v;
-	else
+	else if (!strcmp(key, "seed"))
 		o->seed = v;
+	else
+		o->background = v;
 	return 0;
 }
 
@@ -1231,13 +1354,13 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 void kvs_bench_show(struct seq_file *m)
 {
 	const struct kvs_result *r;
-	unsigned int i;
+	unsigned int i, j;
 
 	mutex_lock(&kvs_results_lock);
 	for (i = 0; i < kvs_nr_shown; i++) {
 		r = &kvs_results[i];
-		seq_printf(m, "workload=%s%s target=%s threads=%u", r->workload,
-			   r->populate ? "+pop" : "",
+		seq_printf(m, "workload=%s%s%s target=%s threads=%u",
+			   r->workload, r->populate ? "+pop" : "", kvs_bg_tag(r),
 			   kvs_result_target(r->target, r->populate),
 			   r->threads);
 		if (r->skip) {
@@ -1247,11 +1370,21 @@ void kvs_bench_show(struct seq_file *m)
 		seq_printf(m, " live=%lu reps=%u iters=%lu avg_ns=%llu p50_ns=%llu p99_ns=%llu max_ns=%llu ops_per_s=%llu spread_pct=%u",
 			   r->live, r->reps, r->iters, r->avg_ns, r->p50_ns,
 			   r->p99_ns, r->max_ns, r->ops_per_s, r->spread);
-		seq_printf(m, " idx_ops=%lu.%02lu rb_aug=%lu.%02lu list_walked=%lu.%02lu meta_per_area=%lu fails=%lu capped=%d check_failed=%u chunks_left=%lu\n",
+		seq_printf(m, " idx_ops=%lu.%02lu rb_aug=%lu.%02lu list_walked=%lu.%02lu meta_per_area=%lu fails=%lu capped=%d check_failed=%u chunks_left=%lu",
 			   r->idx_x100 / 100, r->idx_x100 % 100,
 			   r->aug_x100 / 100, r->aug_x100 % 100,
 			   r->walk_x100 / 100, r->walk_x100 % 100, r->meta,
 			   r->fails, r->capped, r->bad, r->chunks);
+		if (r->bg_asked)
+			seq_printf(m, " background=%lu", r->bg);
+		/* The arena's counters per iteration, those that moved. */
+		for (j = 0; j < KVS_NR_STATS; j++)
+			if (r->st_x100[j])
+				seq_printf(m, " c_%s=%lu.%02lu",
+					   kvs_stat_names[j],
+					   r->st_x100[j] / 100,
+					   r->st_x100[j] % 100);
+		seq_putc(m, '\n');
 	}
 	mutex_unlock(&kvs_results_lock);
 }
@@ -1273,9 +1406,10 @@ void kvs_bench_show_hist(struct seq_file *m)
 			continue;
 		for (b = 0; b < KVS_HBUCKETS; b++)
 			if (kvs_hists[i].n[b])
-				seq_printf(m, "workload=%s%s target=%s threads=%u live=%lu ns=%llu count=%u\n",
+				seq_printf(m, "workload=%s%s%s target=%s threads=%u live=%lu ns=%llu count=%u\n",
 					   r->workload,
 					   r->populate ? "+pop" : "",
+					   kvs_bg_tag(r),
 					   kvs_result_target(r->target,
 							     r->populate),
 					   r->threads, r->live, kvs_hlow(b),

@@ -25,6 +25,9 @@ struct seq_file;
  * @populate:  back every area with pages, freed through the lazy purge;
  *             the kernel target is then vmalloc()/vfree().
  * @seed:      seed of the random sizes and alignments.
+ * @background: areas of mixed sizes kept live in the target during every
+ *             repetition (0: an empty arena); results are then named
+ *             "<workload>@bg".
  */
 struct kvs_bench_opts {
 	unsigned long workloads;
@@ -37,6 +40,7 @@ struct kvs_bench_opts {
 	bool scaling;
 	bool populate;
 	u64 seed;
+	unsigned long background;
 };
 
 int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,

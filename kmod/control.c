@@ -16,7 +16,7 @@
  *   pcpu on|off
  *   selftest [seed=N] [ops=N]
  *   bench [scaling] [populate] [workload=W,..] [target=T,..] [threads=N] [loops=N]
- *         [busy=N] [reps=N] [budget_ms=N] [seed=N]
+ *         [busy=N] [reps=N] [budget_ms=N] [seed=N] [background=N]
  *   inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
@@ -418,7 +418,7 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 }
 
 #define KVS_BENCH_USAGE \
-	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed=N]"
+	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed|background=N]"
 
 static int kvs_cmd_inject(struct kvs_ctl *ctl, int argc, char **argv)
 {

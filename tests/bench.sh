@@ -6,7 +6,13 @@
 # (every workload on every backend and on the kernel's own allocator, then
 # the scaling sweep), and brings the results back into results/: CSV files,
 # the raw key=value files, the ratio table, a machine description and PNG
-# plots (tests/plot.sh).  Prints the ratio table at the end.
+# plots (tests/plot.sh).  Prints the ratio table at the end, and progress
+# (steps done of all, elapsed time, ETA) while it runs.
+#
+# --mode icount: QEMU -icount shift=0,sleep=off,align=off, one vCPU.  The
+# guest clock then advances one ns per executed guest instruction, so the
+# bench's times are instruction counts, the same from run to run whatever
+# the host does; every file says insn, not ns.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -22,6 +28,11 @@ results/<kernel-release>-<arch>{.csv,-scaling.csv,-hist.csv,-trimmed.csv,-table.
 -machine.txt,-*.png} plus the raw .txt files.
 
 options:
+  --mode M          wall (default): times in ns, 2 vCPUs, the scaling sweep;
+                    icount: instructions per operation (QEMU -icount, 1 vCPU,
+                    defaults --reps $icount_reps --loops $icount_loops --busy $icount_busy, no scaling
+                    sweep); files are named <kernel-release>-<arch>-icount*
+  --icount          the same as --mode icount
   --quick           1 repetition, 1000 loops, 2000 busy, no scaling sweep;
                     files are named <kernel-release>-<arch>-quick*
   --populated       only the populated comparison with vmalloc (1, 3, 16 and
@@ -30,9 +41,12 @@ options:
   --loops N         timed iterations per thread and run (default $def_loops)
   --busy N          live areas of the busy-list workloads (default $def_busy)
   --budget MS       time budget of one run before it is capped (default $def_budget)
+  --background N    also run every workload with N live background areas of
+                    mixed sizes in the target (results "<workload>@bg"); files
+                    are named <kernel-release>-<arch>[-icount]-bgN*
   --series S        kernel series (default 6.1)
   --arch A          amd64 | arm64 (default: this host's)
-  --smp N           guest CPUs (default 2)
+  --smp N           guest CPUs (default 2; icount: always 1)
   --mem M           guest memory (default 4G: 10^6 live areas' metadata)
   --timeout SEC     kill the VM after SEC seconds (default 7200)
   --module-src DIR  build the module from DIR, not the repo's Kbuild + kmod/
@@ -45,13 +59,19 @@ EOF
 }
 
 def_reps=15 def_loops=2000 def_busy=15000 def_budget=60000
+# icount: deterministic, so few repetitions; the full single-thread suite
+# (66 workload x target steps, 24 populated) then takes ~7 min here on
+# amd64, ~12 on arm64 (results/README-results.md).
+icount_reps=3 icount_loops=2000 icount_busy=15000
 
+opt_mode=wall
 opt_quick=0
 opt_populated=0
 opt_reps=
 opt_loops=
 opt_busy=
 opt_budget=
+opt_background=0
 opt_series=6.1
 opt_arch=
 opt_smp=2
@@ -71,12 +91,15 @@ num() {
 parse_args() {
 	while (($#)); do
 		case $1 in
+		--mode) opt_mode=${2:-}; shift ;;
+		--icount) opt_mode=icount ;;
 		--quick) opt_quick=1 ;;
 		--populated) opt_populated=1 ;;
 		--reps) opt_reps=$(num "$1" "${2:-}"); shift ;;
 		--loops) opt_loops=$(num "$1" "${2:-}"); shift ;;
 		--busy) opt_busy=$(num "$1" "${2:-}"); shift ;;
 		--budget) opt_budget=$(num "$1" "${2:-}"); shift ;;
+		--background) opt_background=$(num "$1" "${2:-}"); shift ;;
 		--series) opt_series=${2:?}; shift ;;
 		--arch) opt_arch=${2:?}; shift ;;
 		--smp) opt_smp=$(num "$1" "${2:-}"); shift ;;
@@ -91,6 +114,14 @@ parse_args() {
 		esac
 		shift
 	done
+	case $opt_mode in
+	wall) ;;
+	icount)
+		def_reps=$icount_reps def_loops=$icount_loops def_busy=$icount_busy
+		opt_smp=1
+		;;
+	*) die "--mode wants wall or icount, got '$opt_mode'" ;;
+	esac
 	# kvashim-bench -q's values, unless given.
 	if ((opt_quick)); then
 		def_reps=1 def_loops=1000 def_busy=2000
@@ -127,27 +158,35 @@ guest_main() {
 		echo "cpus=$(nproc)"
 		echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sort -u | head -n 1)"
 		echo "mem_total=$(sed -n 's/^MemTotal:[[:space:]]*//p' /proc/meminfo)"
-		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick populated=$opt_populated"
+		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick populated=$opt_populated mode=$opt_mode background=$opt_background"
 	} >"$out/guest.txt"
 
 	insmod "$KVS_KO"
-	local dm_fd dm_pid reader
-	exec {dm_fd}< <(exec dmesg --follow-new --notime 2>&1)
-	dm_pid=$!
-	follow_log "$dm_fd" "$t0" &
-	reader=$!
+	local dm_fd='' dm_pid='' reader=''
+	# Under icount the guest's clock is the instruction count: the kernel
+	# log's times and ns figures would mislead; the step lines suffice.
+	if [[ $opt_mode == wall ]]; then
+		exec {dm_fd}< <(exec dmesg --follow-new --notime 2>&1)
+		dm_pid=$!
+		follow_log "$dm_fd" "$t0" &
+		reader=$!
+	fi
 
 	local -a args=(-r "$opt_reps" -l "$opt_loops" -b "$opt_busy" -t "$opt_budget" -o "$out")
 	((opt_quick)) && args=(-q "${args[@]}")
 	((opt_populated)) && args=(-p "${args[@]}")
+	[[ $opt_mode == icount ]] && args=(-i -S "${args[@]}")
+	((opt_background)) && args=(-g "$opt_background" "${args[@]}")
 	# Its own progress lines and errors only: the tables come at the end.
 	"$KVS_REPO/debugfs-scripts/kvashim-bench" "${args[@]}" 2>&1 | tee "$out/bench.out" |
 		grep --line-buffered -E '^kvashim-(bench|ctl|table)' || rc=${PIPESTATUS[0]}
 
-	sleep 1 # let the last lines through
-	kill "$dm_pid" 2>/dev/null || true
-	wait "$reader" 2>/dev/null || true
-	exec {dm_fd}<&-
+	if [[ -n $dm_pid ]]; then
+		sleep 1 # let the last lines through
+		kill "$dm_pid" 2>/dev/null || true
+		wait "$reader" 2>/dev/null || true
+		exec {dm_fd}<&-
+	fi
 	if ! rmmod kvashim; then
 		((rc)) || rc=1
 	fi
@@ -183,7 +222,12 @@ host_info() {
 		# shellcheck disable=SC1091 # every Debian system has it
 		echo "host_os=$(. /etc/os-release && echo "$PRETTY_NAME")"
 		echo "qemu=$("$qemu" --version 2>/dev/null | head -n 1 || echo unknown)"
-		echo "vm=tcg smp=$opt_smp mem=$opt_mem series=$opt_series arch=$opt_arch"
+		if [[ $opt_mode == icount ]]; then
+			echo "vm=tcg icount=shift=0,sleep=off,align=off smp=$opt_smp mem=$opt_mem series=$opt_series arch=$opt_arch"
+			echo "unit=instructions: every *_insn figure (and the histograms' insn=) counts executed guest instructions"
+		else
+			echo "vm=tcg smp=$opt_smp mem=$opt_mem series=$opt_series arch=$opt_arch"
+		fi
 		echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		if [[ -n $opt_module_src ]]; then
 			echo "module=built from $opt_module_src"
@@ -228,10 +272,15 @@ kv2csv() {
 # From the pooled histograms (CSV), per result: the iterations, the mean of
 # the fastest 99% (bucket midpoints) and the bucket holding the median.  The
 # mean of all iterations follows the rare multi-millisecond stalls of a
-# descheduled vCPU; this one does not.
+# descheduled vCPU; this one does not.  The unit is the histograms' (ns, or
+# insn for an icount run).
 trimmed_csv() {
 	awk -F, '
-	NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+	NR == 1 {
+		for (i = 1; i <= NF; i++) h[$i] = i
+		u = ("insn" in h) ? "insn" : "ns"
+		next
+	}
 	function width(v,   m) {
 		if (v < 8) return 1
 		for (m = 0; 2 ^ (m + 1) <= v; m++) ;
@@ -240,10 +289,10 @@ trimmed_csv() {
 	{
 		k = $h["workload"] "," $h["target"] "," $h["threads"]
 		if (!(k in n)) order[++nk] = k
-		i = ++n[k]; ns[k, i] = $h["ns"]; c[k, i] = $h["count"]; tot[k] += $h["count"]
+		i = ++n[k]; ns[k, i] = $h[u]; c[k, i] = $h["count"]; tot[k] += $h["count"]
 	}
 	END {
-		print "workload,target,threads,iterations,trim99_mean_ns,p50_bucket_ns"
+		printf "workload,target,threads,iterations,trim99_mean_%s,p50_bucket_%s\n", u, u
 		for (j = 1; j <= nk; j++) {
 			k = order[j]; keep = int(tot[k] * 0.99); seen = 0; sum = 0; p50 = ""
 			for (i = 1; i <= n[k] && seen < keep; i++) {
@@ -274,8 +323,12 @@ publish() {
 	arch=$(sed -n 's/^arch=//p' "$b/guest.txt")
 	[[ -n $kver && -n $arch ]] || die "$b/guest.txt lacks the kernel release or arch"
 	prefix=$kver-$arch
+	grep -q '^options=.*mode=icount' "$b/guest.txt" && prefix+=-icount
 	grep -q '^options=.*quick=1' "$b/guest.txt" && prefix+=-quick
 	grep -q '^options=.*populated=1' "$b/guest.txt" && prefix+=-populated
+	local bg
+	bg=$(sed -n 's/^options=.* background=\([0-9]*\).*/\1/p' "$b/guest.txt")
+	[[ ${bg:-0} == 0 ]] || prefix+=-bg$bg
 	mkdir -p "$dir"
 	prefix=$dir/$prefix
 
@@ -314,6 +367,37 @@ publish() {
 	echo "$prefix"
 }
 
+# mm:ss (or h:mm:ss) of a number of seconds.
+hms() {
+	local s=$1
+	if ((s >= 3600)); then
+		printf '%d:%02d:%02d' $((s / 3600)) $((s / 60 % 60)) $((s % 60))
+	else
+		printf '%d:%02d' $((s / 60)) $((s % 60))
+	fi
+}
+
+# Pass the VM's output through; turn kvashim-bench's "step K/N" lines into
+# progress: steps done, host time since the start of make bench, and an
+# estimate of the rest from the pace since the first step (the boot and
+# the module build excluded).  Steps differ in cost (the list with 15,000
+# busy areas is the slowest), so the ETA is rough.
+progress() {
+	local t0=$1 line k n now ts='' eta
+	while IFS= read -r line; do
+		if [[ $line =~ ^kvashim-bench:\ step\ ([0-9]+)/([0-9]+):\ (.*)$ ]]; then
+			k=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]} now=$EPOCHSECONDS
+			[[ -n $ts ]] || ts=$now
+			eta="?"
+			((k > 0)) && eta=$(hms $(((now - ts) * (n - k) / k)))
+			printf 'bench: %d/%d steps (%d%%), elapsed %s, ETA %s: %s\n' "$k" "$n" \
+				$((n ? 100 * k / n : 0)) "$(hms $((now - t0)))" "$eta" "${BASH_REMATCH[3]}"
+		else
+			printf '%s\n' "$line"
+		fi
+	done
+}
+
 host_main() {
 	[[ $(id -u) == 0 ]] || die "must run as root"
 	opt_arch=${opt_arch:-$(kvs_host_arch)}
@@ -331,7 +415,7 @@ host_main() {
 	mkdir -p "$run"
 	host_info "$run"
 	log "run dir: $run"
-	log "reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick"
+	log "mode=$opt_mode reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick"
 
 	# Under TCG the guest finds the TSCs "unsynchronized" and marks them
 	# unstable; local_clock() then clamps each reading to the last tick +
@@ -345,13 +429,17 @@ host_main() {
 	# shellcheck disable=SC2064 # expand now: the run dir and pid are fixed
 	trap "touch '$run/.stop-sampler'; kill $sampler 2>/dev/null" EXIT
 
-	local -a guest=("$KVS_REPO/tests/bench.sh" --in-guest --reps "$opt_reps" --loops "$opt_loops"
-		--busy "$opt_busy" --budget "$opt_budget")
+	local -a guest=("$KVS_REPO/tests/bench.sh" --in-guest --mode "$opt_mode" --reps "$opt_reps"
+		--loops "$opt_loops" --busy "$opt_busy" --budget "$opt_budget")
+	((opt_background)) && guest+=(--background "$opt_background")
+	local -a vm=(--series "$opt_series" --arch "$opt_arch" --smp "$opt_smp")
 	((opt_quick)) && guest+=(--quick)
 	((opt_populated)) && guest+=(--populated)
-	"$KVS_REPO/tests/vm/run.sh" --series "$opt_series" --arch "$opt_arch" --smp "$opt_smp" \
-		--mem "$opt_mem" --timeout "$opt_timeout" --follow --run-dir "$run" ${append:+--append "$append"} \
-		${opt_module_src:+--module-src "$opt_module_src"} -- "${guest[@]}" || rc=$?
+	[[ $opt_mode == icount ]] && vm+=(--icount)
+	"$KVS_REPO/tests/vm/run.sh" "${vm[@]}" --mem "$opt_mem" --timeout "$opt_timeout" --follow \
+		--run-dir "$run" ${append:+--append "$append"} \
+		${opt_module_src:+--module-src "$opt_module_src"} -- "${guest[@]}" |
+		progress "$t0" || rc=${PIPESTATUS[0]}
 
 	touch "$run/.stop-sampler"
 	wait "$sampler" 2>/dev/null || true

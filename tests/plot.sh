@@ -14,7 +14,8 @@ usage() {
 usage: $kvs_prog PREFIX
 
 Read PREFIX.csv, PREFIX-hist.csv and PREFIX-scaling.csv (if there is one),
-as tests/bench.sh writes them (e.g. results/6.1.0-56-amd64-amd64), and write:
+as tests/bench.sh writes them (e.g. results/6.1.0-56-amd64-amd64), and write
+(the unit is ns, or instructions for an icount run: avg_insn, insn columns):
   PREFIX-hist-fix_size_alloc.png        latency histogram per target, 1 thread
   PREFIX-hist-long_busy_list_alloc.png  the same for the busy-list workload
   PREFIX-hist-fix_size_alloc+pop.png    the same, areas backed by pages (vmalloc)
@@ -65,7 +66,7 @@ hist_plot() {
 		f=$tmp/hist-$wl-$t.dat
 		awk -v wl="$wl" -v t="$t" -v nr="$nr" "$AWK_CSV"'
 		$h["workload"] == wl && $h["target"] == t && $h["threads"] == nr {
-			ns[++n] = $h["ns"]; c[n] = $h["count"]; tot += $h["count"]
+			ns[++n] = $h[u]; c[n] = $h["count"]; tot += $h["count"]
 		}
 		function width(v,   m) {
 			if (v < 8) return 1
@@ -82,13 +83,13 @@ hist_plot() {
 				if (i == n || ns[i + 1] > hi) printf "%s 0\n", hi
 				prev = hi
 			}
-		}' "$hist" >"$f"
+		}' u="$u" "$hist" >"$f"
 		[[ -s $f ]] || continue
 		n=$((n + 1))
 		local p50 p99 title
-		p50=$(field "$wl" "$t" "$nr" p50_ns)
-		p99=$(field "$wl" "$t" "$nr" p99_ns)
-		title="$t (p50 ${p50:-?} ns, p99 ${p99:-?} ns)"
+		p50=$(field "$wl" "$t" "$nr" "p50_$u")
+		p99=$(field "$wl" "$t" "$nr" "p99_$u")
+		title="$t (p50 ${p50:-?} $u, p99 ${p99:-?} $u)"
 		plots+=("'$f' using 1:(\$2 > 0 ? \$2 : floor) with lines lw 2 $(lc "$t") title '$title'")
 	done
 	((n)) || { log "no histogram of $wl at $nr thread(s): $png not made"; return 0; }
@@ -98,8 +99,8 @@ hist_plot() {
 $TERM_PNG
 set output '$png'
 floor = $floor
-set title "$wl, $nr thread(s): time of each iteration, pooled over the repetitions ($label)" noenhanced
-set xlabel "ns per iteration (log scale; buckets 8 per power of two)"
+set title "$wl, $nr thread(s): $what of each iteration, pooled over the repetitions ($label)" noenhanced
+set xlabel "$uop (log scale; buckets 8 per power of two)"
 set ylabel "fraction of the iterations in the bucket (log scale)"
 set logscale xy
 set yrange [floor:1]
@@ -135,8 +136,8 @@ scaling_plot() {
 	mapfile -t stargets < <(targets_of "$scal")
 	for t in "${stargets[@]}"; do
 		f=$tmp/scaling-$t.dat
-		awk -v t="$t" "$AWK_CSV"'$h["target"] == t && $h["avg_ns"] != "" {
-			print $h["live"], $h["avg_ns"], $h["p50_ns"], $h["capped"]
+		awk -v t="$t" -v u="$u" "$AWK_CSV"'$h["target"] == t && $h["avg_" u] != "" {
+			print $h["live"], $h["avg_" u], $h["p50_" u], $h["capped"]
 		}' "$scal" >"$f"
 		[[ -s $f ]] || continue
 		n=$((n + 1))
@@ -165,10 +166,10 @@ set xtics ("10^3" 1000, "10^4" 10000, "10^5" 100000, "10^6" 1000000)
 set format y "10^{%T}"
 set grid xtics ytics mytics
 set key top left noenhanced box opaque font ",10"
-set title "mean ns per alloc+free (as in the tables)"
-set ylabel "ns per alloc+free (log scale)"
+set title "mean $u per alloc+free (as in the tables)"
+set ylabel "$u per alloc+free (log scale)"
 plot $(join ', ' "${mean[@]}")
-set title "median (p50) ns per alloc+free"
+set title "median (p50) $u per alloc+free"
 plot $(join ', ' "${median[@]}")
 unset multiplot
 EOF
@@ -184,11 +185,11 @@ ratio_plot() {
 		[[ $i == rbtree ]] || others+=("$i")
 	done
 	# Per workload: the ratio of each target, then whether it was capped.
-	awk -v nr="$nr" -v tl="${others[*]}" "$AWK_CSV"'
+	awk -v nr="$nr" -v u="$u" -v tl="${others[*]}" "$AWK_CSV"'
 	$h["threads"] == nr {
 		w = $h["workload"]
 		if (!(w in seen)) { seen[w] = 1; wl[++nw] = w }
-		v[w, $h["target"]] = $h["skipped"] == 1 ? "" : $h["avg_ns"]
+		v[w, $h["target"]] = $h["skipped"] == 1 ? "" : $h["avg_" u]
 		cap[w, $h["target"]] = $h["capped"] == 1
 	}
 	END {
@@ -222,8 +223,8 @@ ratio_plot() {
 $TERM_PNG
 set output '$png'
 bw = 0.5 / ($nt + 1.0)
-set title "Time per iteration relative to rbtree (the mainline design), $nr thread(s): below 1 is faster ($label)" noenhanced
-set ylabel "avg ns per iteration / rbtree's (log scale)"
+set title "${What} per iteration relative to rbtree (the mainline design), $nr thread(s): below 1 is faster ($label)" noenhanced
+set ylabel "avg $uop / rbtree's (log scale)"
 set datafile missing "?"
 set logscale y
 set format y "%g"
@@ -255,6 +256,11 @@ main() {
 	# shellcheck disable=SC2064 # the directory is fixed now
 	trap "rm -rf '$tmp'" EXIT
 	mapfile -t targets < <(targets_of "$csv")
+	# An icount run counts instructions (avg_insn, insn), not ns.
+	u=ns what=time What=Time uop="ns per iteration"
+	if head -n 1 "$csv" | grep -q '\(^\|,\)avg_insn\(,\|$\)'; then
+		u=insn what=instructions What=Instructions uop="insn/op (op: one timed iteration)"
+	fi
 
 	hist_plot fix_size_alloc 1
 	hist_plot long_busy_list_alloc 1

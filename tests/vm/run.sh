@@ -28,6 +28,9 @@ options:
                     tests/vm/mkroot.sh
   --arch A          amd64 | arm64 (default: this host's, amd64)
   --smp N           guest CPUs (default 2)
+  --icount          deterministic time: QEMU -icount shift=0,sleep=off,align=off with
+                    one vCPU (forced; --smp is ignored); the guest clock then
+                    advances one ns per executed guest instruction
   --mem M           guest memory (default 2G)
   --timeout SEC     kill QEMU after SEC seconds (default 1800)
   --append STR      extra kernel command line (repeatable)
@@ -61,6 +64,7 @@ SPLAT_RE='BUG:|WARNING:|Oops|Call Trace|Kernel panic|KASAN|UBSAN|lockdep|possibl
 opt_series=6.1
 opt_arch=$(kvs_host_arch)
 opt_smp=2
+opt_icount=0
 opt_mem=2G
 opt_timeout=1800
 opt_append=()
@@ -78,6 +82,7 @@ parse_args() {
 		--series) opt_series=${2:?}; shift ;;
 		--arch) opt_arch=${2:?}; shift ;;
 		--smp) opt_smp=${2:?}; shift ;;
+		--icount) opt_icount=1 ;;
 		--mem) opt_mem=${2:?}; shift ;;
 		--timeout) opt_timeout=${2:?}; shift ;;
 		--append) opt_append+=("${2:?}"); shift ;;
@@ -99,6 +104,13 @@ parse_args() {
 		exit 2
 	fi
 	[[ $opt_timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$opt_timeout'"
+	# Under -icount the vCPUs share one host thread, round-robin, and a
+	# second vCPU hangs the boot at "Booting SMP configuration" (see
+	# tests/vm/README.md): one vCPU, whatever --smp says.
+	if ((opt_icount)); then
+		[[ $opt_smp == 1 ]] || log "--icount: one vCPU (--smp $opt_smp ignored)"
+		opt_smp=1
+	fi
 	local e
 	for e in "${opt_env[@]}"; do
 		[[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, got '$e'"
@@ -215,6 +227,10 @@ qemu_cmdline() {
 	[[ $KVS_ARCH == amd64 ]] && append+=" no_timer_check"
 	append+=" ${opt_append[*]}"
 	mapfile -t _cmd < <(qemu_machine "$KVS_ARCH")
+	# shift=0: 2^0 ns of guest time per instruction; sleep=off: an idle
+	# vCPU does not wait for the host's clock (virtual time jumps to the
+	# next timer); align=off: no throttling to the host's pace.
+	((opt_icount)) && _cmd+=(-icount "shift=0,sleep=off,align=off")
 	_cmd+=(-nodefaults -no-user-config -nographic -no-reboot
 		-smp "$opt_smp" -m "$opt_mem"
 		-kernel "$KVS_VMLINUZ" -initrd "$initrd" -append "$append"
@@ -318,7 +334,9 @@ main() {
 
 	local -a qemu
 	qemu_cmdline qemu "$run" "$root" "$initrd"
-	log "booting $KVS_KVER ($KVS_ARCH) under TCG; run dir: $run"
+	local mode=TCG
+	((opt_icount)) && mode="TCG -icount (1 vCPU, guest time = instructions)"
+	log "booting $KVS_KVER ($KVS_ARCH) under $mode; run dir: $run"
 	local t0 qrc=0 wall
 	t0=${EPOCHREALTIME/[.,]/}
 	boot "$run" "${qemu[@]}" || qrc=$?
@@ -349,6 +367,7 @@ guest_rc=$guest_rc
 log_clean=$clean
 timed_out=$timed_out
 qemu_rc=$qrc
+icount=$opt_icount
 wall_seconds=$wall
 EOF
 	log "VM wall time ${wall}s; logs: $run"
