@@ -22,6 +22,7 @@
 #include <linux/kernel.h>
 #include <linux/moduleparam.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 
@@ -284,15 +285,23 @@ int kvs_inject_cmd(int argc, char **argv, char *out, size_t len,
  */
 static int kvs_inj_param_set(const char *val, const struct kernel_param *kp)
 {
-	struct kvs_inj cfg[KVS_INJ_NR], one;
-	bool set[KVS_INJ_NR] = {};
+	/* On the heap: a KASAN build's redzones put it over the frame limit. */
+	struct {
+		struct kvs_inj cfg[KVS_INJ_NR];
+		bool set[KVS_INJ_NR];
+		struct kvs_inj one;
+		struct kvs_err e;
+	} *st;
 	char *buf, *p, *spec, *argv[6];
-	struct kvs_err e;
 	int argc, site, i, err = 0;
 
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
 	buf = kstrdup(val, GFP_KERNEL);
-	if (!buf)
+	if (!st || !buf) {
+		kfree(st);
+		kfree(buf);
 		return -ENOMEM;
+	}
 	p = strim(buf);
 	while (!err && (spec = strsep(&p, ",")) != NULL) {
 		argv[0] = "inject";
@@ -301,29 +310,31 @@ static int kvs_inj_param_set(const char *val, const struct kernel_param *kp)
 		       (argv[argc] = strsep(&spec, ":")) != NULL)
 			argc++;
 		if (spec) {
-			err = kvs_fail(&e, -EINVAL,
+			err = kvs_fail(&st->e, -EINVAL,
 				       "a spec has more than %zu fields",
 				       ARRAY_SIZE(argv) - 1);
 			break;
 		}
-		err = kvs_inj_parse_cmd(argc, argv, &site, &one, &e);
+		err = kvs_inj_parse_cmd(argc, argv, &site, &st->one, &st->e);
 		for (i = 0; !err && i < KVS_INJ_NR; i++) {
 			if (site >= 0 && i != site)
 				continue;
-			cfg[i] = one;
-			set[i] = true;
+			st->cfg[i] = st->one;
+			st->set[i] = true;
 		}
 	}
 	kfree(buf);
 	if (err) {
-		pr_warn("inject=: %s; nothing armed\n", e.msg);
+		pr_warn("inject=: %s; nothing armed\n", st->e.msg);
+		kfree(st);
 		return err;
 	}
 	spin_lock(&kvs_inj_lock);
 	for (i = 0; i < KVS_INJ_NR; i++)
-		if (set[i])
-			kvs_inj_set(i, &cfg[i]);
+		if (st->set[i])
+			kvs_inj_set(i, &st->cfg[i]);
 	spin_unlock(&kvs_inj_lock);
+	kfree(st);
 	return 0;
 }
 
