@@ -301,6 +301,30 @@ kvs_load lazy_max_pages=256
 ram=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
 expect_errno "populating more than half of RAM" "$ERANGE" \
 	alloc "$((ram * 3 / 4 / 1024))M" populate
+# The limit is on the sum: two requests of 30% each pass it together.  A
+# lazy area's pages count until the purge, which the allocation runs
+# itself when that makes room.
+part="$((ram * 3 / 10 / 1024))M"
+if kc alloc "$part" populate; then
+	p1=$KC_OUT
+	expect_errno "populated areas together past half of RAM" "$ENOMEM" \
+		alloc "$part" populate
+	case $KC_OUT in
+	*"would pass half of RAM"*) tap_ok "the reason names the limit" ;;
+	*) tap_not_ok "the reason names the limit" "$KC_OUT" ;;
+	esac
+	expect_out "free of the first (lazy: its pages still count)" ok free "$p1"
+	if kc alloc "$part" populate; then
+		tap_ok "the next request purges the lazy pages and fits ($KC_OUT)"
+		kc free "$KC_OUT"
+	else
+		tap_not_ok "the next request purges the lazy pages and fits" "$KC_OUT"
+	fi
+	kc purge
+	expect_stats "nothing held after the purge" backed_pages 0 lazy_areas 0
+else
+	tap_not_ok "populating 30% of RAM" "$KC_OUT"
+fi
 if kc bench populate workload=fix_size_alloc,seed_test1_3page,fix_16page_alloc,fix_100page_alloc,xcpu_storm loops=100 reps=1 budget_ms=20000; then
 	res=$(cat "$KVS_DIR/results")
 	awk '{ print "# " $0 }' <<<"$res"
