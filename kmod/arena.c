@@ -58,6 +58,9 @@ const char *const kvs_stat_names[KVS_NR_STATS] = {
 	[KVS_ST_MT_WALKS]		= "mt_walks",
 	[KVS_ST_MT_SLOW_INSERTS]	= "mt_slow_inserts",
 	[KVS_ST_MT_INSERT_RACES]	= "mt_insert_races",
+	[KVS_ST_MT_LEAF_COPIES]		= "mt_leaf_copies",
+	[KVS_ST_MT_TOMBS]		= "mt_tombstones",
+	[KVS_ST_MT_TOMB_REUSES]		= "mt_tomb_reuses",
 	[KVS_ST_RB_INSERTS]		= "rb_inserts",
 	[KVS_ST_RB_ERASES]		= "rb_erases",
 	[KVS_ST_RB_AUGMENT]		= "rb_augment_steps",
@@ -76,6 +79,7 @@ const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS] = {
 	&kvs_be_maple_dual,
 	&kvs_be_rbtree,
 	&kvs_be_list,
+	&kvs_be_maple_rfc,
 };
 
 /*

@@ -227,6 +227,9 @@ enum kvs_stat {
 	KVS_ST_MT_WALKS,	/* maple: walks to find an area */
 	KVS_ST_MT_SLOW_INSERTS,	/* maple: insert after a sleeping allocation */
 	KVS_ST_MT_INSERT_RACES,	/* maple: gap taken while the lock was dropped */
+	KVS_ST_MT_LEAF_COPIES,	/* maple: stores that replaced their leaf */
+	KVS_ST_MT_TOMBS,	/* maple: frees that left a tombstone */
+	KVS_ST_MT_TOMB_REUSES,	/* maple: allocations stored over a tombstone */
 	KVS_ST_RB_INSERTS,	/* rbtree: node insertions (free + busy) */
 	KVS_ST_RB_ERASES,	/* rbtree: node erasures (free + busy) */
 	KVS_ST_RB_AUGMENT,	/* rbtree: subtree_max_size propagation steps */
@@ -329,9 +332,10 @@ struct kvs_backend {
  */
 #define KVS_CHUNK_DEFAULT	(64UL << 20)
 
-#define KVS_NR_BACKENDS	4
+#define KVS_NR_BACKENDS	5
 extern const struct kvs_backend *const kvs_backends[KVS_NR_BACKENDS];
 extern const struct kvs_backend kvs_be_maple;
+extern const struct kvs_backend kvs_be_maple_rfc;
 extern const struct kvs_backend kvs_be_maple_dual;
 extern const struct kvs_backend kvs_be_rbtree;
 extern const struct kvs_backend kvs_be_list;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kvashim: occupied-tree operations shared by the maple backends.
- * Locking and RCU rules: see the comment at the top of be_maple.c.
+ * Locking and RCU rules: see the comment at the top of be_maple_rfc.c.
  */
 #ifndef KVASHIM_BE_MAPLE_H
 #define KVASHIM_BE_MAPLE_H
@@ -10,7 +10,16 @@
 
 #include "arena.h"
 
+/* Nodes met so far by an in-order walk of the leaves (kvs_mt_count_leaf()). */
+struct kvs_mt_nodes {
+	struct maple_node *last[MAPLE_HEIGHT_MAX];
+	unsigned long nodes;
+};
+
 void kvs_mt_init(struct maple_tree *mt);
+void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en);
+int kvs_mt_store(struct kvs_arena *a, struct ma_state *mas,
+		 struct maple_enode *leaf, void *entry, gfp_t gfp);
 int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 		 struct kvs_area *va, const struct kvs_req *r);
 int kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kvashim: the "maple" backend, an occupied-only maple tree (RFC 07/12).
+ * kvashim: the "maple-rfc" backend, the occupied-only maple tree as RFC
+ * 07/12 posted it, kept so that one run compares it with "maple".
  *
  * The tree holds one entry per live area, over the area's reservation
  * (guard page included).  Free space is simply what the tree does not
  * hold: allocation is a gap search with mas_empty_area() (padded by
  * align - 1, see kvs_pad()) followed by a store of the range; free is an
- * erase; the same tree answers lookups by address, under RCU.
+ * erase; the same tree answers lookups by address, under RCU.  Nearly
+ * every such store changes the number of slots in a leaf, which an
+ * RCU-mode tree does by copying the leaf (see be_maple.c for why that
+ * costs, and what the default backend does instead).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -54,6 +58,32 @@ void kvs_mt_init(struct maple_tree *mt)
 	mt_init_flags(mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU);
 }
 
+/**
+ * kvs_mt_store() - store @entry over the range @mas is set to.
+ * @a:     the arena, for its counters and fault sites.
+ * @mas:   the state, its range set.
+ * @leaf:  the node @mas was at before its range was set (a search or
+ *         walk ended there), or anything else when unknown.
+ * @entry: what to store.
+ * @gfp:   for nodes the store needs.
+ *
+ * Counts a store that did not end in @leaf as a leaf copy: in RCU mode
+ * the tree then allocated a node and RCU-frees @leaf.  Only pointers are
+ * compared; the old leaf is never read.
+ * Return: 0 or -ENOMEM; the tree is unchanged on failure.
+ */
+int kvs_mt_store(struct kvs_arena *a, struct ma_state *mas,
+		 struct maple_enode *leaf, void *entry, gfp_t gfp)
+{
+	int err;
+
+	err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
+	      mas_store_gfp(mas, entry, gfp);
+	if (!err && mas->node != leaf)
+		kvs_count(a, KVS_ST_MT_LEAF_COPIES);
+	return err;
+}
+
 /*
  * Find where @r goes: one gap search, lowest or highest first.  On
  * success the gap found is [mas->index, mas->last] clipped to the need;
@@ -81,6 +111,7 @@ int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 		 struct kvs_area *va, const struct kvs_req *r)
 {
 	MA_STATE(mas, mt, 0, 0);
+	struct maple_enode *leaf;
 	unsigned long addr;
 	int err;
 
@@ -91,10 +122,11 @@ int kvs_mt_alloc(struct kvs_arena *a, struct maple_tree *mt,
 			break;
 		va->start = addr;
 		va->end = addr + r->span;
+		leaf = mas.node;
 		mas_set_range(&mas, va->start, va->end - 1);
 		kvs_count(a, KVS_ST_MT_STORES);
-		err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
-		      mas_store_gfp(&mas, va, GFP_NOWAIT | __GFP_NOWARN);
+		err = kvs_mt_store(a, &mas, leaf, va,
+				   GFP_NOWAIT | __GFP_NOWARN);
 		if (err != -ENOMEM)
 			break;
 
@@ -120,6 +152,7 @@ int kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
 		  struct kvs_area *va)
 {
 	MA_STATE(mas, mt, va->start, va->start);
+	struct maple_enode *leaf;
 	int err;
 
 	might_sleep();
@@ -131,9 +164,9 @@ int kvs_mt_unlink(struct kvs_arena *a, struct maple_tree *mt,
 		return -ENOENT;
 	}
 	kvs_count(a, KVS_ST_MT_ERASES);
+	leaf = mas.node;
 	mas_set_range(&mas, va->start, va->end - 1);
-	err = kvs_fault(a, KVS_INJ_MAPLE) ? -ENOMEM :
-	      mas_store_gfp(&mas, NULL, GFP_KERNEL);
+	err = kvs_mt_store(a, &mas, leaf, NULL, GFP_KERNEL);
 	mas_unlock(&mas);
 	return err;
 }
@@ -180,11 +213,6 @@ bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,
  * below it, so comparing each leaf's ancestors with the previous leaf's
  * counts every node once.  Reads the node layout from <linux/maple_tree.h>.
  */
-struct kvs_mt_nodes {
-	struct maple_node *last[MAPLE_HEIGHT_MAX];
-	unsigned long nodes;
-};
-
 static struct maple_node *kvs_mt_parent(struct maple_node *node)
 {
 	unsigned long p = (unsigned long)node->parent;
@@ -194,7 +222,7 @@ static struct maple_node *kvs_mt_parent(struct maple_node *node)
 	return (struct maple_node *)(p & ~MAPLE_NODE_MASK);
 }
 
-static void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en)
+void kvs_mt_count_leaf(struct kvs_mt_nodes *n, struct maple_enode *en)
 {
 	struct maple_node *node;
 	int level = 0;
@@ -365,8 +393,8 @@ static void kvs_maple_usage(struct kvs_arena *a, struct kvs_usage *u)
 	kvs_mt_usage(a, kvs_maple(a), u);
 }
 
-const struct kvs_backend kvs_be_maple = {
-	.name	= "maple",
+const struct kvs_backend kvs_be_maple_rfc = {
+	.name	= "maple-rfc",
 	.init	= kvs_maple_init,
 	.fini	= kvs_maple_fini,
 	.alloc	= kvs_maple_alloc,

@@ -54,4 +54,24 @@ static inline bool kvs_callable(void *fn)
 #define KVS_FLUSH_TLB_KERNEL_OUT_OF_LINE	0
 #endif
 
+#include <linux/maple_tree.h>
+#include <linux/xarray.h>
+
+/*
+ * v6.7: a ma_state's position moved from magic node values (MAS_START,
+ * MAS_ROOT, MAS_NONE, MAS_PAUSE) to mas->status.  Active: at a real node.
+ */
+#if KERNEL_VERSION(6, 7, 0) <= LINUX_VERSION_CODE
+static inline bool kvs_mas_active(const struct ma_state *mas)
+{
+	return mas->status == ma_active;
+}
+#else
+static inline bool kvs_mas_active(const struct ma_state *mas)
+{
+	return (unsigned long)mas->node > (unsigned long)MAS_PAUSE &&
+	       !xa_is_err(mas->node);
+}
+#endif
+
 #endif /* KVASHIM_COMPAT_H */

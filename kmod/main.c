@@ -56,7 +56,7 @@ MODULE_PARM_DESC(arena_size,
 static char *backend = "maple";
 module_param(backend, charp, 0444);
 MODULE_PARM_DESC(backend,
-		 "index at load: maple (default), maple-dual, rbtree, list");
+		 "index at load: maple (default), maple-rfc, maple-dual, rbtree, list");
 
 static bool guard = true;
 module_param(guard, bool, 0444);

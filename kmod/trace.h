@@ -22,7 +22,7 @@
 
 #define kvs_show_backend(b)						\
 	__print_symbolic(b, { 0, "maple" }, { 1, "maple-dual" },	\
-			 { 2, "rbtree" }, { 3, "list" })
+			 { 2, "rbtree" }, { 3, "list" }, { 4, "maple-rfc" })
 #define kvs_show_path(p)						\
 	__print_symbolic(p, { KVS_PATH_GLOBAL, "global" },		\
 			 { KVS_PATH_PCPU, "pcpu" }, { KVS_PATH_LAZY, "lazy" })

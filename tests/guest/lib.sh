@@ -15,6 +15,11 @@ KVS_CTL=$KVS_REPO/debugfs-scripts/kvashim-ctl
 KVS_TAP_COUNTER=${KVS_TAP_COUNTER:-/tmp/kvs-tap-counter}
 KVS_CASE=$(basename "${0%.sh}")
 
+# The backends, in the module's order (kvs_backends[]): maple, then the
+# RFC's maple as posted, then the older designs.
+# shellcheck disable=SC2034 # used by the cases that source this file
+KVS_BACKENDS="maple maple-rfc maple-dual rbtree list"
+
 # errno numbers as kvashim-ctl exits with them
 # shellcheck disable=SC2034 # used by the cases that source this file
 EINVAL=22 ENOMEM=12 ENOENT=2 EBUSY=16 ERANGE=34 EUCLEAN=117 EAGAIN=11 ENOSPC=28
@@ -207,7 +212,7 @@ inj_hits() {
 inj_sites() {
 	local s=area
 	case $1 in
-	maple | maple-dual) s+=" maple" ;;
+	maple | maple-rfc | maple-dual) s+=" maple" ;;
 	rbtree) s+=" rbnode" ;;
 	esac
 	[ "$2" = 1 ] && s+=" chunk"

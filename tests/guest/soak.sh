@@ -99,7 +99,7 @@ writer() {
 arm_faults() {
 	local site
 	case $1 in
-	maple | maple-dual) site=maple ;;
+	maple | maple-rfc | maple-dual) site=maple ;;
 	rbtree) site=rbnode ;;
 	list) site= ;;
 	esac
@@ -139,7 +139,7 @@ echo 256 >/sys/module/kvashim/parameters/lazy_max_pages
 kc pcpu off
 for pcpu in off on; do
 	kc pcpu "$pcpu"
-	for be in maple maple-dual rbtree list; do
+	for be in $KVS_BACKENDS; do
 		segno=$((segno + 1))
 		kc backend "$be" || { echo "# backend $be: $KC_OUT"; check_fail=$((check_fail + 1)); }
 		arm_faults "$be" "$pcpu"

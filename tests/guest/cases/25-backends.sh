@@ -5,7 +5,6 @@
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-BACKENDS="maple maple-dual rbtree list"
 
 # A fixed script of requests: sizes, alignments, windows, top-down, frees.
 script() {
@@ -22,7 +21,7 @@ script() {
 
 kvs_load arena_size=64M
 ref=""
-for be in $BACKENDS; do
+for be in $KVS_BACKENDS; do
 	if ! kc backend "$be"; then
 		tap_not_ok "switch to $be" "$KC_OUT"
 		continue
@@ -54,7 +53,7 @@ done
 expect_errno "unknown backend" "$ENOENT" backend btree
 kvs_unload
 
-for be in $BACKENDS; do
+for be in $KVS_BACKENDS; do
 	if kvs_load arena_size=64M backend="$be" && [ "$(kvs_stat backend)" = "$be" ]; then
 		tap_ok "load with backend=$be"
 	else

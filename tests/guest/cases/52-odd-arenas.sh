@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 dmesg_mark
-for be in maple maple-dual rbtree list; do
+for be in $KVS_BACKENDS; do
 	# One page: with a guard page nothing fits; without, exactly one area.
 	kvs_load arena_size=4K backend=$be
 	expect_errno "$be: one-page arena, 4K + guard" "$ERANGE" alloc 4K

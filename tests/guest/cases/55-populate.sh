@@ -228,7 +228,7 @@ ctl free all >/dev/null
 check_ok "after the threshold tests"
 
 # --- every backend: the same life of a populated area ---
-for be in maple maple-dual rbtree list; do
+for be in $KVS_BACKENDS; do
 	ok=1 why=""
 	kc backend "$be" || { ok=0; why="backend: $KC_OUT"; }
 	x=$(ctl alloc 12K populate) || { ok=0; why="$why alloc"; }

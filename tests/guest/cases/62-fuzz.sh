@@ -17,7 +17,7 @@ RANDOM=$seed
 # Words of the grammar; bench and selftest are left out (they run long on
 # purpose), and so is "inject" with a mode (its effect is tested elsewhere).
 words=(alloc free find check reset backend pcpu inject off all top maple
-       maple-dual rbtree list on 4K 1 0 -1 12K 2M 1G 1T 0x1000 +0 +4K +1M
+       maple-dual maple-rfc rbtree list on 4K 1 0 -1 12K 2M 1G 1T 0x1000 +0 +4K +1M
        +255M +256M +1T align=4K align=3 align=2M align=0 vstart=+0 vend=+1M
        vstart=+1M vend=+0 18446744073709551615 99999999999999999999999
        K '=' '==' 0x '' $'\t')

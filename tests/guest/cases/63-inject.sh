@@ -132,7 +132,7 @@ verify() {
 arena=$((256 << 20))
 total=0
 dmesg_mark
-for be in maple maple-dual rbtree list; do
+for be in $KVS_BACKENDS; do
 	for pcpu in 0 1; do
 		kvs_load arena_size=256M backend="$be" pcpu="$pcpu" chunk_size=4M
 		# Baseline: the empty index (with the overlay, its chunks are

@@ -58,7 +58,7 @@ ARENA=$((256 << 20))
 # the module's own notice, not one.
 SPLAT='WARNING|BUG|Oops|general protection|corruption|Call Trace|UBSAN|refcount_t|Wrong slab cache|still has objects|soft lockup|hung task|rcu_.*stall'
 
-BACKENDS=(maple maple-dual rbtree list)
+read -ra BACKENDS <<<"$KVS_BACKENDS"
 SIZES=(4K 8K 16K 64K)
 PSIZES=(16K 64K)
 LAZY=(1 0 1 2)

@@ -7,7 +7,7 @@
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-TARGETS="maple maple-dual rbtree list maple+pcpu kernel"
+TARGETS="$KVS_BACKENDS maple+pcpu kernel"
 WORKLOADS="fix_size_alloc full_fit_alloc long_busy_list_alloc random_size_alloc
 fix_align_alloc random_size_align_alloc align_shift_alloc seed_test1_3page xcpu_storm
 fix_16page_alloc fix_100page_alloc"

@@ -53,7 +53,7 @@ writer() {
 	exec {fd}>&-
 }
 for pcpu in 0 1; do
-	for be in maple maple-dual rbtree list; do
+	for be in $KVS_BACKENDS; do
 		kvs_load arena_size=1G backend=$be pcpu=$pcpu chunk_size=4M
 		pids=()
 		for _ in $(seq "$ncpu"); do

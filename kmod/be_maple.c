@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvashim: the "maple" backend, one maple tree in which a freed range
+ * stays behind as a tombstone until an allocation of its size reuses it.
+ *
+ * Why not the RFC's tree (maple-rfc, be_maple_rfc.c): that tree holds
+ * only live areas, so an allocation that does not exactly fill a gap,
+ * and a free beside a gap, change the number of slots in a leaf.  An
+ * RCU-mode maple tree cannot do that in place: it copies the 256-byte
+ * leaf and RCU-frees the old one, about twice per alloc+free.  It stores
+ * in place when the new range has exactly the bounds of one slot.  Here a
+ * free stores a tombstone over exactly its area's slot, and an allocation
+ * that lands exactly on a tombstone stores over exactly that slot: a
+ * workload that frees and reallocates the same sizes copies no node.
+ *
+ * Placement does not change (kvs_fit(), the differential self test's
+ * oracle): a tombstone is free space, and the gaps of the placement rule
+ * are the maximal runs of free space, NULL or tombstone.  The tree's gap
+ * tracking sees only NULL ranges, so the runs that hold tombstones are
+ * found from a small table of them instead, kept simple by one invariant:
+ *
+ *   the range just below a chain of adjacent tombstones is never NULL:
+ *   it is an area, or the chain starts at the arena's start.
+ *
+ * A run that holds tombstones therefore starts at its chain's first
+ * tombstone and covers the chain and at most one NULL range after it
+ * (an area follows that NULL range: a chain never follows NULL).  A free
+ * whose lower neighbour is NULL stores NULL, as maple-rfc does, and the
+ * chain just above it, if any, goes to NULL with it.
+ *
+ * The table holds at most KVS_TOMBS tombstones in address order; a free
+ * that finds it full stores NULL.  Top-down requests, which search the
+ * tree from its end, first turn every tombstone back to NULL.
+ *
+ * Locking: one mutex, the tree's external lock (MT_FLAGS_LOCK_EXTERN),
+ * guards every change of the tree and of the table, and walks.  Under a
+ * mutex a store may allocate nodes with GFP_KERNEL and the tree never
+ * drops the lock to do it, so a gap cannot be lost between the search
+ * and the store and no second insertion path is needed (compare
+ * kvs_mt_alloc()).  Lookups by address hold only rcu_read_lock() and
+ * take a tombstone for "nothing here"; areas are freed after a grace
+ * period (kvs_area_free()) and replaced nodes by the tree itself.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/maple_tree.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "arena.h"
+#include "be_maple.h"
+#include "compat.h"
+#include "inject.h"
+
+/* What a freed range holds: a value entry, never an area's address. */
+#define KVS_TOMB		xa_mk_value(0)
+
+/*
+ * Tombstones kept at once.  Enough for the reuse patterns of the
+ * test_vmalloc workloads (two sizes in flight, a few chunks); a table
+ * scan per allocation stays a few cache lines.
+ */
+#define KVS_TOMBS		16
+
+/* [start, end): a freed reservation, still in the tree as KVS_TOMB. */
+struct kvs_tomb {
+	unsigned long start;
+	unsigned long end;
+};
+
+/**
+ * struct kvs_mtomb - the backend's state.
+ * @lock: the tree's external lock: every change of @mt and the table.
+ * @mt:   areas and tombstones, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU.
+ * @nr:   tombstones in @t.
+ * @t:    the tombstones, in address order; guarded by @lock.
+ */
+struct kvs_mtomb {
+	struct mutex lock;
+	struct maple_tree mt;
+	unsigned int nr;
+	struct kvs_tomb t[KVS_TOMBS];
+};
+
+static struct kvs_mtomb *kvs_mtomb(struct kvs_arena *a)
+{
+	return a->be_priv;
+}
+
+static bool kvs_is_tomb(const void *entry)
+{
+	return xa_is_value(entry);
+}
+
+/* === The tombstone table (under m->lock) === */
+
+/* Index of the first tombstone ending above @addr, or m->nr. */
+static unsigned int kvs_tomb_above(const struct kvs_mtomb *m,
+				   unsigned long addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr && m->t[i].end <= addr; i++)
+		;
+	return i;
+}
+
+/* Index of the tombstone that starts at @addr, or -1. */
+static int kvs_tomb_at(const struct kvs_mtomb *m, unsigned long addr)
+{
+	unsigned int i = kvs_tomb_above(m, addr);
+
+	return i < m->nr && m->t[i].start == addr ? i : -1;
+}
+
+static bool kvs_tomb_ends_at(const struct kvs_mtomb *m, unsigned long addr)
+{
+	unsigned int i = kvs_tomb_above(m, addr - 1);
+
+	return i < m->nr && m->t[i].end == addr;
+}
+
+/* One past the last tombstone of the chain that begins with the i-th. */
+static unsigned int kvs_chain_end(const struct kvs_mtomb *m, unsigned int i)
+{
+	while (i + 1 < m->nr && m->t[i + 1].start == m->t[i].end)
+		i++;
+	return i + 1;
+}
+
+/* First tombstone of the chain holding the i-th. */
+static unsigned int kvs_chain_start(const struct kvs_mtomb *m, unsigned int i)
+{
+	while (i && m->t[i - 1].end == m->t[i].start)
+		i--;
+	return i;
+}
+
+static void kvs_tomb_del(struct kvs_mtomb *m, unsigned int i, unsigned int n)
+{
+	memmove(&m->t[i], &m->t[i + n], (m->nr - i - n) * sizeof(m->t[0]));
+	m->nr -= n;
+}
+
+/* Insert [@start, @end) in order; the caller made room. */
+static void kvs_tomb_add(struct kvs_mtomb *m, unsigned long start,
+			 unsigned long end)
+{
+	unsigned int i = kvs_tomb_above(m, start);
+
+	memmove(&m->t[i + 1], &m->t[i], (m->nr - i) * sizeof(m->t[0]));
+	m->t[i].start = start;
+	m->t[i].end = end;
+	m->nr++;
+}
+
+/* === Stores === */
+
+/*
+ * Store @entry over [@start, @end).  Unless @walked (the state already
+ * ends at the slot holding @start), walk there first: the store then
+ * begins at that leaf instead of the root, and kvs_mt_store() can tell
+ * whether the leaf was copied.  The library starts again from the root
+ * by itself when the range may span nodes.
+ */
+static int kvs_mtomb_store(struct kvs_arena *a, struct ma_state *mas,
+			   bool walked, unsigned long start,
+			   unsigned long end, void *entry)
+{
+	struct maple_enode *leaf;
+
+	if (!walked) {
+		mas_set(mas, start);
+		mas_walk(mas);
+	}
+	leaf = mas->node;
+	if (kvs_mas_active(mas)) {
+		mas->index = start;
+		mas->last = end - 1;
+	} else {
+		mas_set_range(mas, start, end - 1);
+	}
+	return kvs_mt_store(a, mas, leaf, entry, GFP_KERNEL);
+}
+
+/*
+ * Turn the chain holding tombstone @i back to NULL, in one store over
+ * the chain (it merges with the NULL range after it, if any).
+ */
+static int kvs_chain_flush(struct kvs_arena *a, struct kvs_mtomb *m,
+			   unsigned int i)
+{
+	unsigned int first = kvs_chain_start(m, i), last = kvs_chain_end(m, i);
+	MA_STATE(mas, &m->mt, 0, 0);
+	int err;
+
+	kvs_count(a, KVS_ST_MT_ERASES);
+	err = kvs_mtomb_store(a, &mas, false, m->t[first].start,
+			      m->t[last - 1].end, NULL);
+	if (!err)
+		kvs_tomb_del(m, first, last - first);
+	return err;
+}
+
+static int kvs_tomb_flush_all(struct kvs_arena *a, struct kvs_mtomb *m)
+{
+	int err = 0;
+
+	while (m->nr && !err)
+		err = kvs_chain_flush(a, m, 0);
+	return err;
+}
+
+/* === Allocation === */
+
+/* End of the free run that begins with the chain ending at @end. */
+static unsigned long kvs_run_end(struct kvs_arena *a, struct kvs_mtomb *m,
+				 unsigned long end)
+{
+	unsigned long arena_end = a->base + a->size;
+	MA_STATE(mas, &m->mt, end, end);
+
+	if (end >= arena_end)
+		return end;
+	kvs_count(a, KVS_ST_MT_WALKS);
+	if (mas_walk(&mas))
+		return end;
+	return min(mas.last, arena_end - 1) + 1;
+}
+
+/*
+ * The lowest run that holds tombstones and fits @r (kvs_fit()).  The
+ * chain alone is tried first: only when it is too short is the NULL range
+ * after it looked up.  Returns the run's start, clipped to the window, or
+ * @r->vend when none fits.
+ */
+static unsigned long kvs_tomb_fit(struct kvs_arena *a, struct kvs_mtomb *m,
+				  const struct kvs_req *r, unsigned long *addr)
+{
+	unsigned int i, j;
+	unsigned long gs, ge;
+
+	for (i = kvs_tomb_above(m, r->vstart); i < m->nr &&
+	     m->t[i].start < r->vend; i = j) {
+		j = kvs_chain_end(m, i);
+		gs = m->t[i].start;
+		ge = m->t[j - 1].end;
+		if (kvs_clip(r, &gs, &ge) && kvs_fit(r, gs, ge, addr))
+			return gs;
+		gs = m->t[i].start;
+		ge = kvs_run_end(a, m, m->t[j - 1].end);
+		if (kvs_clip(r, &gs, &ge) && kvs_fit(r, gs, ge, addr))
+			return gs;
+	}
+	return r->vend;
+}
+
+/*
+ * Where @r goes, bottom-up: the lowest of the runs with tombstones and
+ * the NULL gaps.  A NULL gap can only win below the first fitting run
+ * with tombstones (a NULL range never precedes a chain), so the tree's
+ * gap search is bounded by that run, and skipped when the run begins at
+ * the window's start.  *@at_gap: @mas ends in the NULL gap chosen.
+ */
+static int kvs_mtomb_find(struct kvs_arena *a, struct kvs_mtomb *m,
+			  struct ma_state *mas, const struct kvs_req *r,
+			  unsigned long *addr, bool *at_gap)
+{
+	unsigned long run = kvs_tomb_fit(a, m, r, addr), gap;
+
+	*at_gap = false;
+	if (run == r->vstart)
+		return 0;
+	kvs_count(a, KVS_ST_GAP_SEARCHES);
+	mas_reset(mas);
+	if (mas_empty_area(mas, r->vstart, run - 1, r->need) ||
+	    !kvs_fit(r, mas->index, mas->last + 1, &gap))
+		return run < r->vend ? 0 : -ENOMEM;
+	*addr = gap;
+	*at_gap = true;
+	return 0;
+}
+
+/*
+ * Store @va over [@addr, @addr + span).  Over exactly one tombstone the
+ * store is in place.  Over parts of tombstones, what is left of them
+ * stays tombstones (the piece above the area now follows an area; the
+ * piece below keeps the chain's start): one store, which copies the
+ * leaf.  When the table has no room for those pieces, the chain goes
+ * back to NULL first.
+ */
+static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
+			   struct ma_state *mas, bool at_gap,
+			   struct kvs_area *va, unsigned long addr,
+			   unsigned long span)
+{
+	unsigned long end = addr + span;
+	unsigned int i, j, pieces;
+	int err;
+
+	i = kvs_tomb_above(m, addr);
+	for (j = i; j < m->nr && m->t[j].start < end; j++)
+		;
+	pieces = 0;
+	if (i < j)
+		pieces = (m->t[i].start < addr) + (m->t[j - 1].end > end);
+	if (i < j && m->nr - (j - i) + pieces > KVS_TOMBS) {
+		err = kvs_chain_flush(a, m, i);
+		if (err)
+			return err;
+		i = j = 0;
+		at_gap = false;
+	}
+
+	kvs_count(a, KVS_ST_MT_STORES);
+	err = kvs_mtomb_store(a, mas, at_gap, addr, end, va);
+	if (err)
+		return err;
+	va->start = addr;
+	va->end = end;
+	if (i == j)
+		return 0;
+	if (j - i == 1 && !pieces)
+		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
+	{
+		struct kvs_tomb lo = { m->t[i].start, addr };
+		struct kvs_tomb hi = { end, m->t[j - 1].end };
+
+		kvs_tomb_del(m, i, j - i);
+		if (lo.start < lo.end)
+			kvs_tomb_add(m, lo.start, lo.end);
+		if (hi.start < hi.end)
+			kvs_tomb_add(m, hi.start, hi.end);
+	}
+	return 0;
+}
+
+/* Top-down: the tree's reverse gap search, with no tombstone left. */
+static int kvs_mtomb_find_top(struct kvs_arena *a, struct kvs_mtomb *m,
+			      struct ma_state *mas, const struct kvs_req *r,
+			      unsigned long *addr)
+{
+	int err = kvs_tomb_flush_all(a, m);
+
+	if (err)
+		return err;
+	kvs_count(a, KVS_ST_GAP_SEARCHES);
+	mas_reset(mas);
+	if (mas_empty_area_rev(mas, r->vstart, r->vend - 1, r->need) ||
+	    !kvs_fit(r, mas->index, mas->last + 1, addr))
+		return -ENOMEM;
+	return 0;
+}
+
+static int kvs_mtomb_alloc(struct kvs_arena *a, struct kvs_area *va,
+			   const struct kvs_req *r)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	MA_STATE(mas, &m->mt, 0, 0);
+	bool at_gap = false;
+	unsigned long addr;
+	int err;
+
+	mutex_lock(&m->lock);
+	if (r->top) {
+		err = kvs_mtomb_find_top(a, m, &mas, r, &addr);
+		at_gap = !err;
+	} else {
+		err = kvs_mtomb_find(a, m, &mas, r, &addr, &at_gap);
+	}
+	if (!err)
+		err = kvs_mtomb_place(a, m, &mas, at_gap, va, addr, r->span);
+	mutex_unlock(&m->lock);
+	return err;
+}
+
+/* === Free === */
+
+/*
+ * May a tombstone start at @start?  Only if what lies below it is not
+ * NULL: the arena's start, a tombstone (found in the table) or an area
+ * (found in the tree).
+ */
+static bool kvs_tomb_may_start(struct kvs_arena *a, struct kvs_mtomb *m,
+			       unsigned long start)
+{
+	MA_STATE(mas, &m->mt, start - 1, start - 1);
+
+	if (start <= a->base || kvs_tomb_ends_at(m, start))
+		return true;
+	kvs_count(a, KVS_ST_MT_WALKS);
+	return mas_walk(&mas) != NULL;
+}
+
+/*
+ * Take exactly @va out: a tombstone over its slot when the invariant and
+ * the table allow it (in place: cannot need memory), else NULL over it
+ * and over the chain just above it, which would otherwise follow NULL.
+ */
+static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	MA_STATE(mas, &m->mt, va->start, va->start);
+	unsigned long end = va->end;
+	int above, err;
+
+	might_sleep();
+	mutex_lock(&m->lock);
+	kvs_count(a, KVS_ST_MT_WALKS);
+	if (mas_walk(&mas) != va || mas.index != va->start ||
+	    mas.last != va->end - 1) {
+		mutex_unlock(&m->lock);
+		return -ENOENT;
+	}
+	if (m->nr < KVS_TOMBS && kvs_tomb_may_start(a, m, va->start)) {
+		kvs_count(a, KVS_ST_MT_STORES);
+		err = kvs_mtomb_store(a, &mas, true, va->start, end, KVS_TOMB);
+		if (!err) {
+			kvs_tomb_add(m, va->start, end);
+			kvs_count(a, KVS_ST_MT_TOMBS);
+		}
+		mutex_unlock(&m->lock);
+		return err;
+	}
+
+	above = kvs_tomb_at(m, end);
+	if (above >= 0)
+		end = m->t[kvs_chain_end(m, above) - 1].end;
+	kvs_count(a, KVS_ST_MT_ERASES);
+	err = kvs_mtomb_store(a, &mas, true, va->start, end, NULL);
+	if (!err && above >= 0)
+		kvs_tomb_del(m, above, kvs_chain_end(m, above) - above);
+	mutex_unlock(&m->lock);
+	return err;
+}
+
+/* === Lookups and walks === */
+
+static struct kvs_area *kvs_mtomb_lookup(struct kvs_arena *a,
+					 unsigned long addr)
+{
+	struct kvs_area *va;
+
+	kvs_count(a, KVS_ST_MT_WALKS);
+	va = mtree_load(&kvs_mtomb(a)->mt, addr);
+	if (!va || kvs_is_tomb(va) || addr < va->start || addr >= va->end)
+		return NULL;
+	return va;
+}
+
+static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
+			   struct kvs_area *out)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	MA_STATE(mas, &m->mt, addr, addr);
+	struct kvs_area *va;
+	bool found = false;
+
+	mutex_lock(&m->lock);
+	mas_for_each(&mas, va, ULONG_MAX) {
+		if (kvs_is_tomb(va) || va->start < addr)
+			continue;
+		*out = *va;
+		found = true;
+		break;
+	}
+	mutex_unlock(&m->lock);
+	return found;
+}
+
+/* Entries a usage walk visits per hold of the lock. */
+#define KVS_MTOMB_WALK_BATCH	1024
+
+/*
+ * Holes are NULL ranges and tombstones alike.  Lets go of the lock every
+ * KVS_MTOMB_WALK_BATCH entries: the counts are then a snapshot of a
+ * moving tree.  Context: may sleep.
+ */
+static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	unsigned long prev = a->base, end = a->base + a->size, seen = 0;
+	MA_STATE(mas, &m->mt, a->base, a->base);
+	struct kvs_mt_nodes n = {};
+	struct kvs_area *va;
+
+	mutex_lock(&m->lock);
+	mas_for_each(&mas, va, end - 1) {
+		kvs_mt_count_leaf(&n, mas.node);
+		if (kvs_is_tomb(va))
+			continue;
+		if (mas.index > prev)
+			u->largest_hole = max(u->largest_hole, mas.index - prev);
+		prev = max(prev, mas.last + 1);
+		if (++seen % KVS_MTOMB_WALK_BATCH)
+			continue;
+		mas_pause(&mas);
+		mutex_unlock(&m->lock);
+		cond_resched();
+		mutex_lock(&m->lock);
+	}
+	mutex_unlock(&m->lock);
+	if (end > prev)
+		u->largest_hole = max(u->largest_hole, end - prev);
+	u->nodes += n.nodes;
+	u->meta_bytes += n.nodes * sizeof(struct maple_node);
+}
+
+/*
+ * A tombstone in the tree: the table must hold it, in order, and it must
+ * not follow NULL unless a tombstone or the arena's start is below it.
+ */
+static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
+				struct ma_state *mas, unsigned int k,
+				unsigned long prev_end, struct kvs_check *c)
+{
+	if (k >= m->nr || m->t[k].start != mas->index ||
+	    m->t[k].end != mas->last + 1) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "tombstone %#lx-%#lx is not in the table",
+			 mas->index, mas->last + 1);
+		return -EUCLEAN;
+	}
+	if (mas->index != prev_end && mas->index != a->base) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "tombstone %#lx follows a NULL range", mas->index);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+/*
+ * Areas: each exactly its reservation, through kvs_check_area().
+ * Tombstones: exactly the table, never after NULL.  Gap tracking: the
+ * largest NULL range is found by mas_empty_area(), one page more is not.
+ */
+static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
+	MA_STATE(mas, &m->mt, 0, 0);
+	unsigned int k = 0;
+	struct kvs_area *va;
+	int err = 0;
+
+	mutex_lock(&m->lock);
+	mas_for_each(&mas, va, ULONG_MAX) {
+		hole = max(hole, mas.index - prev);
+		if (kvs_is_tomb(va)) {
+			err = kvs_mtomb_check_tomb(a, m, &mas, k++, prev, c);
+		} else if (mas.index != va->start || mas.last != va->end - 1) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "tree range %#lx-%#lx holds area %#lx-%#lx",
+				 mas.index, mas.last, va->start, va->end);
+			err = -EUCLEAN;
+		} else {
+			err = kvs_check_area(a, c, va);
+		}
+		if (err)
+			break;
+		prev = mas.last + 1;
+	}
+	if (!err && k != m->nr) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "table holds %u tombstones, tree %u", m->nr, k);
+		err = -EUCLEAN;
+	}
+	hole = max(hole, end - prev);
+	mas_reset(&mas);
+	if (!err && hole && mas_empty_area(&mas, a->base, end - 1, hole)) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "gap search misses the %lu-byte hole", hole);
+		err = -EUCLEAN;
+	}
+	mas_reset(&mas);
+	if (!err && hole < a->size &&
+	    !mas_empty_area(&mas, a->base, end - 1, hole + PAGE_SIZE)) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "gap search finds %lu bytes, largest hole is %lu",
+			 hole + PAGE_SIZE, hole);
+		err = -EUCLEAN;
+	}
+	mutex_unlock(&m->lock);
+	return err;
+}
+
+/* === Setup === */
+
+static void *kvs_mtomb_init(struct kvs_arena *a)
+{
+	struct kvs_mtomb *m = kzalloc(sizeof(*m), GFP_KERNEL);
+
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&m->lock);
+	mt_init_flags(&m->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU |
+			      MT_FLAGS_LOCK_EXTERN);
+	mt_set_external_lock(&m->mt, &m->lock);
+	return m;
+}
+
+/* The arena is empty: only tombstones are left, which own nothing. */
+static void kvs_mtomb_fini(struct kvs_arena *a)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+
+	mutex_lock(&m->lock);
+	__mt_destroy(&m->mt);
+	m->nr = 0;
+	mutex_unlock(&m->lock);
+	mutex_destroy(&m->lock);
+	kfree(m);
+}
+
+const struct kvs_backend kvs_be_maple = {
+	.name	= "maple",
+	.init	= kvs_mtomb_init,
+	.fini	= kvs_mtomb_fini,
+	.alloc	= kvs_mtomb_alloc,
+	.unlink	= kvs_mtomb_unlink,
+	.lookup	= kvs_mtomb_lookup,
+	.next	= kvs_mtomb_next,
+	.check	= kvs_mtomb_check,
+	.usage	= kvs_mtomb_usage,
+};
