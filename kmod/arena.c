@@ -724,6 +724,29 @@ void kvs_usage(struct kvs_arena *a, struct kvs_usage *u)
 }
 
 /**
+ * kvs_trim() - have the backend give back index space kept for reuse.
+ * @a: the arena.
+ * @e: the reason, on failure.
+ *
+ * Context: process context, a->state_sem not held; may sleep.
+ * Return: 0, or -ENOMEM when the index could not shrink now.
+ */
+int kvs_trim(struct kvs_arena *a, struct kvs_err *e)
+{
+	int err = 0;
+
+	might_sleep();
+	percpu_down_read(&a->state_sem);
+	if (a->be->trim)
+		err = a->be->trim(a);
+	percpu_up_read(&a->state_sem);
+	if (err)
+		return kvs_fail(e, err, "%s: no memory to give back its cached holes",
+				a->be->name);
+	return 0;
+}
+
+/**
  * kvs_area_bytes() - bytes one tracking object takes in its slab.
  *
  * Return: the slab's object size.
@@ -1005,6 +1028,7 @@ void kvs_stats_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "largest_free_hole %lu\n", u.largest_hole);
 	seq_printf(m, "index_nodes %lu\n", u.nodes);
 	seq_printf(m, "index_meta_bytes %lu\n", u.meta_bytes);
+	seq_printf(m, "index_cached_holes %lu\n", u.cached);
 	seq_printf(m, "area_object_bytes %lu\n", objs);
 	seq_printf(m, "area_objects %ld\n", atomic_long_read(&kvs_area_objs));
 	seq_printf(m, "meta_bytes_per_area %lu\n",

@@ -304,11 +304,15 @@ struct kvs_check {
  *          @c->reason set.  Called with a->state_sem held for write.
  * @usage:  fill @u: index nodes, their bytes, the largest free gap.
  *          May be approximate while operations are in flight.
+ * @trim:   optional: give back the index space a backend keeps for reuse
+ *          (maple's tombstones), as the "purge" command asks.  0 or
+ *          -ENOMEM, the index consistent either way.  May sleep.
  */
 struct kvs_usage {
 	unsigned long nodes;
 	unsigned long meta_bytes;
 	unsigned long largest_hole;
+	unsigned long cached;
 };
 
 struct kvs_backend {
@@ -323,6 +327,7 @@ struct kvs_backend {
 		     struct kvs_area *out);
 	int (*check)(struct kvs_arena *a, struct kvs_check *c);
 	void (*usage)(struct kvs_arena *a, struct kvs_usage *u);
+	int (*trim)(struct kvs_arena *a);
 };
 
 /*
@@ -483,6 +488,7 @@ void kvs_area_free(struct kvs_arena *a, struct kvs_area *va);
 
 unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id);
 void kvs_usage(struct kvs_arena *a, struct kvs_usage *u);
+int kvs_trim(struct kvs_arena *a, struct kvs_err *e);
 unsigned long kvs_live(struct kvs_arena *a);
 unsigned long kvs_area_bytes(void);
 void kvs_stats_show(struct kvs_arena *a, struct seq_file *m);

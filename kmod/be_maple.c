@@ -75,17 +75,27 @@ struct kvs_tomb {
  * @mt:   areas and tombstones, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU.
  * @nr:   tombstones in @t.
  * @t:    the tombstones, in address order; guarded by @lock.
+ * @hole_floor: what a failed gap search taught (0: nothing): every NULL
+ *        range that starts below @hole_floor is shorter than @hole_max.
+ * @hole_max: see @hole_floor; both guarded by @lock.
  */
 struct kvs_mtomb {
-	struct mutex lock;
+	struct mutex lock;	/* see above: the tree's external lock */
 	struct maple_tree mt;
 	unsigned int nr;
 	struct kvs_tomb t[KVS_TOMBS];
+	unsigned long hole_floor;
+	unsigned long hole_max;
 };
 
 static struct kvs_mtomb *kvs_mtomb(struct kvs_arena *a)
 {
 	return a->be_priv;
+}
+
+static struct maple_tree *kvs_mtree(struct kvs_arena *a)
+{
+	return &kvs_mtomb(a)->mt;
 }
 
 static bool kvs_is_tomb(const void *entry)
@@ -175,6 +185,9 @@ static int kvs_mtomb_store(struct kvs_arena *a, struct ma_state *mas,
 		mas_walk(mas);
 	}
 	leaf = mas->node;
+	/* A NULL store may make a hole larger than a search knew of. */
+	if (!entry)
+		kvs_mtomb(a)->hole_floor = 0;
 	if (kvs_mas_active(mas)) {
 		mas->index = start;
 		mas->last = end - 1;
@@ -191,8 +204,8 @@ static int kvs_mtomb_store(struct kvs_arena *a, struct ma_state *mas,
 static int kvs_chain_flush(struct kvs_arena *a, struct kvs_mtomb *m,
 			   unsigned int i)
 {
-	unsigned int first = kvs_chain_start(m, i), last = kvs_chain_end(m, i);
 	MA_STATE(mas, &m->mt, 0, 0);
+	unsigned int first = kvs_chain_start(m, i), last = kvs_chain_end(m, i);
 	int err;
 
 	kvs_count(a, KVS_ST_MT_ERASES);
@@ -218,8 +231,8 @@ static int kvs_tomb_flush_all(struct kvs_arena *a, struct kvs_mtomb *m)
 static unsigned long kvs_run_end(struct kvs_arena *a, struct kvs_mtomb *m,
 				 unsigned long end)
 {
-	unsigned long arena_end = a->base + a->size;
 	MA_STATE(mas, &m->mt, end, end);
+	unsigned long arena_end = a->base + a->size;
 
 	if (end >= arena_end)
 		return end;
@@ -257,6 +270,24 @@ static unsigned long kvs_tomb_fit(struct kvs_arena *a, struct kvs_mtomb *m,
 }
 
 /*
+ * A gap search over [@r->vstart, @end) found no NULL range of @r->need
+ * bytes.  From the arena's start, and up to a chain's start or the
+ * arena's end (no NULL range crosses either), that holds for every NULL
+ * range starting below @end until a store of NULL (kvs_mtomb_store()):
+ * the next searches for as much or more below @end can be skipped, as
+ * vmalloc once did with its cached_hole_size.
+ */
+static void kvs_learn_holes(struct kvs_arena *a, struct kvs_mtomb *m,
+			    const struct kvs_req *r, unsigned long end)
+{
+	if (r->vstart != a->base ||
+	    (end == r->vend && end != a->base + a->size))
+		return;
+	m->hole_floor = end;
+	m->hole_max = r->need;
+}
+
+/*
  * Where @r goes, bottom-up: the lowest of the runs with tombstones and
  * the NULL gaps.  A NULL gap can only win below the first fitting run
  * with tombstones (a NULL range never precedes a chain), so the tree's
@@ -272,10 +303,15 @@ static int kvs_mtomb_find(struct kvs_arena *a, struct kvs_mtomb *m,
 	*at_gap = false;
 	if (run == r->vstart)
 		return 0;
+	if (run <= m->hole_floor && r->need >= m->hole_max)
+		return run < r->vend ? 0 : -ENOMEM;
 	kvs_count(a, KVS_ST_GAP_SEARCHES);
 	mas_reset(mas);
-	if (mas_empty_area(mas, r->vstart, run - 1, r->need) ||
-	    !kvs_fit(r, mas->index, mas->last + 1, &gap))
+	if (mas_empty_area(mas, r->vstart, run - 1, r->need)) {
+		kvs_learn_holes(a, m, r, run);
+		return run < r->vend ? 0 : -ENOMEM;
+	}
+	if (!kvs_fit(r, mas->index, mas->last + 1, &gap))
 		return run < r->vend ? 0 : -ENOMEM;
 	*addr = gap;
 	*at_gap = true;
@@ -309,7 +345,8 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 		err = kvs_chain_flush(a, m, i);
 		if (err)
 			return err;
-		i = j = 0;
+		i = 0;
+		j = 0;
 		at_gap = false;
 	}
 
@@ -356,8 +393,8 @@ static int kvs_mtomb_find_top(struct kvs_arena *a, struct kvs_mtomb *m,
 static int kvs_mtomb_alloc(struct kvs_arena *a, struct kvs_area *va,
 			   const struct kvs_req *r)
 {
+	MA_STATE(mas, kvs_mtree(a), 0, 0);
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	MA_STATE(mas, &m->mt, 0, 0);
 	bool at_gap = false;
 	unsigned long addr;
 	int err;
@@ -390,7 +427,7 @@ static bool kvs_tomb_may_start(struct kvs_arena *a, struct kvs_mtomb *m,
 	if (start <= a->base || kvs_tomb_ends_at(m, start))
 		return true;
 	kvs_count(a, KVS_ST_MT_WALKS);
-	return mas_walk(&mas) != NULL;
+	return !!mas_walk(&mas);
 }
 
 /*
@@ -400,8 +437,8 @@ static bool kvs_tomb_may_start(struct kvs_arena *a, struct kvs_mtomb *m,
  */
 static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
+	MA_STATE(mas, kvs_mtree(a), va->start, va->start);
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	MA_STATE(mas, &m->mt, va->start, va->start);
 	unsigned long end = va->end;
 	int above, err;
 
@@ -452,8 +489,8 @@ static struct kvs_area *kvs_mtomb_lookup(struct kvs_arena *a,
 static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
 			   struct kvs_area *out)
 {
+	MA_STATE(mas, kvs_mtree(a), addr, addr);
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	MA_STATE(mas, &m->mt, addr, addr);
 	struct kvs_area *va;
 	bool found = false;
 
@@ -479,9 +516,9 @@ static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
  */
 static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 {
+	MA_STATE(mas, kvs_mtree(a), a->base, a->base);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long prev = a->base, end = a->base + a->size, seen = 0;
-	MA_STATE(mas, &m->mt, a->base, a->base);
 	struct kvs_mt_nodes n = {};
 	struct kvs_area *va;
 
@@ -505,6 +542,19 @@ static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 		u->largest_hole = max(u->largest_hole, end - prev);
 	u->nodes += n.nodes;
 	u->meta_bytes += n.nodes * sizeof(struct maple_node);
+	u->cached += READ_ONCE(m->nr);
+}
+
+/* The "purge" command: every tombstone back to NULL. */
+static int kvs_mtomb_trim(struct kvs_arena *a)
+{
+	struct kvs_mtomb *m = kvs_mtomb(a);
+	int err;
+
+	mutex_lock(&m->lock);
+	err = kvs_tomb_flush_all(a, m);
+	mutex_unlock(&m->lock);
+	return err;
 }
 
 /*
@@ -537,9 +587,9 @@ static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
  */
 static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 {
+	MA_STATE(mas, kvs_mtree(a), 0, 0);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
-	MA_STATE(mas, &m->mt, 0, 0);
 	unsigned int k = 0;
 	struct kvs_area *va;
 	int err = 0;
@@ -623,4 +673,5 @@ const struct kvs_backend kvs_be_maple = {
 	.next	= kvs_mtomb_next,
 	.check	= kvs_mtomb_check,
 	.usage	= kvs_mtomb_usage,
+	.trim	= kvs_mtomb_trim,
 };

@@ -57,16 +57,14 @@ static inline bool kvs_callable(void *fn)
 #include <linux/maple_tree.h>
 #include <linux/xarray.h>
 
-/*
- * v6.7: a ma_state's position moved from magic node values (MAS_START,
- * MAS_ROOT, MAS_NONE, MAS_PAUSE) to mas->status.  Active: at a real node.
- */
+/* v6.7: a ma_state's position moved from magic nodes to mas->status. */
 #if KERNEL_VERSION(6, 7, 0) <= LINUX_VERSION_CODE
 static inline bool kvs_mas_active(const struct ma_state *mas)
 {
 	return mas->status == ma_active;
 }
 #else
+/* Before: MAS_START, MAS_ROOT, MAS_NONE, MAS_PAUSE or an error, else a node. */
 static inline bool kvs_mas_active(const struct ma_state *mas)
 {
 	return (unsigned long)mas->node > (unsigned long)MAS_PAUSE &&

@@ -298,9 +298,16 @@ static int kvs_cmd_ptes(struct kvs_ctl *ctl, int argc, char **argv)
 
 static int kvs_cmd_purge(struct kvs_ctl *ctl, int argc, char **argv)
 {
+	unsigned long n;
+	int err;
+
 	if (argc != 1)
 		return -EINVAL;
-	return kvs_ctl_out(ctl, "purged %lu", kvs_purge(ctl->arena));
+	n = kvs_purge(ctl->arena);
+	err = kvs_trim(ctl->arena, &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "purged %lu", n);
 }
 
 static int kvs_cmd_check(struct kvs_ctl *ctl, int argc, char **argv)

@@ -11,7 +11,8 @@
 # must succeed or fail with ENOMEM (an area whose free failed stays live);
 # afterwards the index checks clean, the counters agree with what the test
 # saw, and once everything is freed and purged the tracking objects and
-# index nodes are back at their baseline and the whole arena is one hole.
+# index nodes are back at their baseline (purge also has maple turn its
+# tombstones back to NULL) and the whole arena is one hole.
 # Then every=1 (every evaluation fails) and percent=30 for each pair.
 # Teardown with a site armed (reset, backend switch, self test, bench,
 # rmmod) is in 64-race.
