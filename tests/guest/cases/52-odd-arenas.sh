@@ -9,10 +9,10 @@
 dmesg_mark
 for be in $KVS_BACKENDS; do
 	# One page: with a guard page nothing fits; without, exactly one area.
-	kvs_load arena_size=4K backend=$be
+	kvs_load arena_size=4K backend="$be"
 	expect_errno "$be: one-page arena, 4K + guard" "$ERANGE" alloc 4K
 	kvs_unload
-	kvs_load arena_size=4K backend=$be guard=0
+	kvs_load arena_size=4K backend="$be" guard=0
 	a=$(ctl alloc 4K)
 	kc alloc 4K
 	r=$KC_RC
@@ -31,7 +31,7 @@ for be in $KVS_BACKENDS; do
 
 	# 3M + 12K: not a multiple of 2M, base of unknown 2M alignment.
 	size=$(((3 << 20) + (12 << 10)))
-	kvs_load arena_size=$size backend=$be
+	kvs_load arena_size=$size backend="$be"
 	base=$(arena_base)
 	end=$(arena_end)
 	addrs=() why=
@@ -62,7 +62,7 @@ for be in $KVS_BACKENDS; do
 
 	# Full 1M arena (128 areas of a page + guard), emptied in random order
 	# with a check every 16 frees.
-	kvs_load arena_size=1M backend=$be
+	kvs_load arena_size=1M backend="$be"
 	addrs=() why=
 	while kc alloc 4K; do addrs+=("$KC_OUT"); done
 	[ ${#addrs[@]} = 128 ] || why+=" ${#addrs[@]} areas, not 128"

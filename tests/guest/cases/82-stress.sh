@@ -54,7 +54,7 @@ writer() {
 }
 for pcpu in 0 1; do
 	for be in $KVS_BACKENDS; do
-		kvs_load arena_size=1G backend=$be pcpu=$pcpu chunk_size=4M
+		kvs_load arena_size=1G backend="$be" pcpu=$pcpu chunk_size=4M
 		pids=()
 		for _ in $(seq "$ncpu"); do
 			writer 40 &
