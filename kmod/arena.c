@@ -726,24 +726,17 @@ void kvs_usage(struct kvs_arena *a, struct kvs_usage *u)
 /**
  * kvs_trim() - have the backend give back index space kept for reuse.
  * @a: the arena.
- * @e: the reason, on failure.
  *
+ * Best effort: what the index cannot give back now stays free space.
  * Context: process context, a->state_sem not held; may sleep.
- * Return: 0, or -ENOMEM when the index could not shrink now.
  */
-int kvs_trim(struct kvs_arena *a, struct kvs_err *e)
+void kvs_trim(struct kvs_arena *a)
 {
-	int err = 0;
-
 	might_sleep();
 	percpu_down_read(&a->state_sem);
 	if (a->be->trim)
-		err = a->be->trim(a);
+		a->be->trim(a);
 	percpu_up_read(&a->state_sem);
-	if (err)
-		return kvs_fail(e, err, "%s: no memory to give back its cached holes",
-				a->be->name);
-	return 0;
 }
 
 /**

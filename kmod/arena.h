@@ -298,15 +298,16 @@ struct kvs_check {
  *          rcu_read_lock(); the result stays valid until
  *          rcu_read_unlock().
  * @next:   copy the first indexed area starting at or above @addr into
- *          @out.  Returns false when there is none.
+ *          @out.  Returns false when there is none.  Called under
+ *          rcu_read_lock(): must not sleep.
  * @check:  walk every area in address order through kvs_check_area(),
  *          then verify the backend's own invariants.  0 or -EUCLEAN with
  *          @c->reason set.  Called with a->state_sem held for write.
  * @usage:  fill @u: index nodes, their bytes, the largest free gap.
  *          May be approximate while operations are in flight.
  * @trim:   optional: give back the index space a backend keeps for reuse
- *          (maple's tombstones), as the "purge" command asks.  0 or
- *          -ENOMEM, the index consistent either way.  May sleep.
+ *          (maple's tombstones), as the "purge" command asks; best
+ *          effort, the index consistent whatever is left.  May sleep.
  */
 struct kvs_usage {
 	unsigned long nodes;
@@ -327,7 +328,7 @@ struct kvs_backend {
 		     struct kvs_area *out);
 	int (*check)(struct kvs_arena *a, struct kvs_check *c);
 	void (*usage)(struct kvs_arena *a, struct kvs_usage *u);
-	int (*trim)(struct kvs_arena *a);
+	void (*trim)(struct kvs_arena *a);
 };
 
 /*
@@ -488,7 +489,7 @@ void kvs_area_free(struct kvs_arena *a, struct kvs_area *va);
 
 unsigned long kvs_stat_sum(struct kvs_arena *a, enum kvs_stat id);
 void kvs_usage(struct kvs_arena *a, struct kvs_usage *u);
-int kvs_trim(struct kvs_arena *a, struct kvs_err *e);
+void kvs_trim(struct kvs_arena *a);
 unsigned long kvs_live(struct kvs_arena *a);
 unsigned long kvs_area_bytes(void);
 void kvs_stats_show(struct kvs_arena *a, struct seq_file *m);

@@ -112,12 +112,14 @@ int kvs_bk_get(struct kvs_arena *a, struct kvs_area *va, struct kvs_err *e)
 	unsigned long nr = va->size >> PAGE_SHIFT;
 
 	lockdep_assert_not_held(&a->state_sem);
-	if (!kvs_bk_reserve(a, nr) &&
-	    (!kvs_purge_retry(a) || !kvs_bk_reserve(a, nr)))
-		return kvs_fail(e, -ENOMEM,
-				"populated areas hold %ld pages; %lu more would pass half of RAM (%lu)",
-				atomic_long_read(&a->purge->backed), nr,
-				kvs_bk_limit());
+	if (!kvs_bk_reserve(a, nr)) {
+		kvs_purge_retry(a);
+		if (!kvs_bk_reserve(a, nr))
+			return kvs_fail(e, -ENOMEM,
+					"populated areas hold %ld pages; %lu more would pass half of RAM (%lu)",
+					atomic_long_read(&a->purge->backed), nr,
+					kvs_bk_limit());
+	}
 	va->bk = kvs_fault(a, KVS_INJ_PAGE) ? NULL : kvs_bk_alloc(nr);
 	if (!va->bk) {
 		atomic_long_sub(nr, &a->purge->backed);

@@ -78,7 +78,7 @@ void kvs_purge_exit(struct kvs_arena *a);
 unsigned long kvs_purge(struct kvs_arena *a);
 unsigned long kvs_purge_locked(struct kvs_arena *a);
 void kvs_purge_throttle(struct kvs_arena *a);
-bool kvs_purge_retry(struct kvs_arena *a);
+void kvs_purge_retry(struct kvs_arena *a);
 void kvs_purge_zero(struct kvs_arena *a);
 void kvs_lazy_retire(struct kvs_arena *a, struct kvs_area *va);
 void kvs_lazy_add(struct kvs_arena *a, struct kvs_area *va,

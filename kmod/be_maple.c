@@ -331,7 +331,7 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 			   struct kvs_area *va, unsigned long addr,
 			   unsigned long span)
 {
-	unsigned long end = addr + span;
+	unsigned long end = addr + span, lo, hi;
 	unsigned int i, j, pieces;
 	int err;
 
@@ -360,16 +360,13 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 		return 0;
 	if (j - i == 1 && !pieces)
 		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
-	{
-		struct kvs_tomb lo = { m->t[i].start, addr };
-		struct kvs_tomb hi = { end, m->t[j - 1].end };
-
-		kvs_tomb_del(m, i, j - i);
-		if (lo.start < lo.end)
-			kvs_tomb_add(m, lo.start, lo.end);
-		if (hi.start < hi.end)
-			kvs_tomb_add(m, hi.start, hi.end);
-	}
+	lo = m->t[i].start;
+	hi = m->t[j - 1].end;
+	kvs_tomb_del(m, i, j - i);
+	if (lo < addr)
+		kvs_tomb_add(m, lo, addr);
+	if (hi > end)
+		kvs_tomb_add(m, end, hi);
 	return 0;
 }
 
@@ -440,6 +437,7 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 	MA_STATE(mas, kvs_mtree(a), va->start, va->start);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long end = va->end;
+	unsigned int chain;
 	int above, err;
 
 	might_sleep();
@@ -462,12 +460,13 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 	}
 
 	above = kvs_tomb_at(m, end);
+	chain = above >= 0 ? kvs_chain_end(m, above) : 0;
 	if (above >= 0)
-		end = m->t[kvs_chain_end(m, above) - 1].end;
+		end = m->t[chain - 1].end;
 	kvs_count(a, KVS_ST_MT_ERASES);
 	err = kvs_mtomb_store(a, &mas, true, va->start, end, NULL);
 	if (!err && above >= 0)
-		kvs_tomb_del(m, above, kvs_chain_end(m, above) - above);
+		kvs_tomb_del(m, above, chain - above);
 	mutex_unlock(&m->lock);
 	return err;
 }
@@ -486,24 +485,26 @@ static struct kvs_area *kvs_mtomb_lookup(struct kvs_arena *a,
 	return va;
 }
 
+/*
+ * Under RCU alone (the caller's), never the mutex: kvs_next() holds
+ * rcu_read_lock() around it.  The tree is never empty (the sentinel, see
+ * kvs_mtomb_init()), which keeps such walks off the path that oopses from
+ * v6.5 (see be_maple_rfc.c).
+ */
 static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
 			   struct kvs_area *out)
 {
 	MA_STATE(mas, kvs_mtree(a), addr, addr);
-	struct kvs_mtomb *m = kvs_mtomb(a);
 	struct kvs_area *va;
-	bool found = false;
 
-	mutex_lock(&m->lock);
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "maple next outside RCU");
 	mas_for_each(&mas, va, ULONG_MAX) {
 		if (kvs_is_tomb(va) || va->start < addr)
 			continue;
 		*out = *va;
-		found = true;
-		break;
+		return true;
 	}
-	mutex_unlock(&m->lock);
-	return found;
+	return false;
 }
 
 /* Entries a usage walk visits per hold of the lock. */
@@ -545,16 +546,17 @@ static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 	u->cached += READ_ONCE(m->nr);
 }
 
-/* The "purge" command: every tombstone back to NULL. */
-static int kvs_mtomb_trim(struct kvs_arena *a)
+/*
+ * The "purge" command: every tombstone back to NULL.  Best effort: a
+ * chain the tree cannot merge now stays a tombstone, free space still.
+ */
+static void kvs_mtomb_trim(struct kvs_arena *a)
 {
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	int err;
 
 	mutex_lock(&m->lock);
-	err = kvs_tomb_flush_all(a, m);
+	kvs_tomb_flush_all(a, m);
 	mutex_unlock(&m->lock);
-	return err;
 }
 
 /*
@@ -587,7 +589,7 @@ static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
  */
 static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 {
-	MA_STATE(mas, kvs_mtree(a), 0, 0);
+	MA_STATE(mas, kvs_mtree(a), a->base, a->base);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
 	unsigned int k = 0;
@@ -617,25 +619,29 @@ static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 		err = -EUCLEAN;
 	}
 	hole = max(hole, end - prev);
-	mas_reset(&mas);
-	if (!err && hole && mas_empty_area(&mas, a->base, end - 1, hole)) {
-		snprintf(c->reason, sizeof(c->reason),
-			 "gap search misses the %lu-byte hole", hole);
-		err = -EUCLEAN;
-	}
-	mas_reset(&mas);
-	if (!err && hole < a->size &&
-	    !mas_empty_area(&mas, a->base, end - 1, hole + PAGE_SIZE)) {
-		snprintf(c->reason, sizeof(c->reason),
-			 "gap search finds %lu bytes, largest hole is %lu",
-			 hole + PAGE_SIZE, hole);
-		err = -EUCLEAN;
-	}
+	if (!err)
+		err = kvs_mt_check_gaps(a, &mas, hole, c);
 	mutex_unlock(&m->lock);
 	return err;
 }
 
 /* === Setup === */
+
+/*
+ * The sentinel: a value entry on the byte below the arena, outside every
+ * window, so that the tree is never empty (walks under RCU, see
+ * kvs_mtomb_next()) and a chain at the arena's start follows an entry.
+ */
+static int kvs_mtomb_sentinel(struct kvs_arena *a, struct kvs_mtomb *m)
+{
+	MA_STATE(mas, &m->mt, a->base - 1, a->base - 1);
+	int err;
+
+	mutex_lock(&m->lock);
+	err = mas_store_gfp(&mas, KVS_TOMB, GFP_KERNEL);
+	mutex_unlock(&m->lock);
+	return err;
+}
 
 static void *kvs_mtomb_init(struct kvs_arena *a)
 {
@@ -647,6 +653,11 @@ static void *kvs_mtomb_init(struct kvs_arena *a)
 	mt_init_flags(&m->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU |
 			      MT_FLAGS_LOCK_EXTERN);
 	mt_set_external_lock(&m->mt, &m->lock);
+	if (kvs_mtomb_sentinel(a, m)) {
+		mutex_destroy(&m->lock);
+		kfree(m);
+		return ERR_PTR(-ENOMEM);
+	}
 	return m;
 }
 

@@ -30,6 +30,8 @@ bool kvs_mt_next(struct maple_tree *mt, unsigned long addr,
 		 struct kvs_area *out);
 int kvs_mt_check(struct kvs_arena *a, struct maple_tree *mt,
 		 struct kvs_check *c);
+int kvs_mt_check_gaps(struct kvs_arena *a, struct ma_state *mas,
+		      unsigned long hole, struct kvs_check *c);
 void kvs_mt_usage(struct kvs_arena *a, struct maple_tree *mt,
 		  struct kvs_usage *u);
 unsigned long kvs_mt_count_nodes(struct maple_tree *mt);

@@ -288,6 +288,40 @@ unsigned long kvs_mt_count_nodes(struct maple_tree *mt)
 	return n.nodes;
 }
 
+/**
+ * kvs_mt_check_gaps() - the tree's gap tracking against a walk.
+ * @a:    the arena.
+ * @mas:  a state of the tree, its lock held.
+ * @hole: the largest NULL range inside the arena, as the walk saw it.
+ * @c:    the reason, on failure.
+ *
+ * mas_empty_area() must find @hole, and must not find one page more.
+ * Return: 0 or -EUCLEAN.
+ */
+int kvs_mt_check_gaps(struct kvs_arena *a, struct ma_state *mas,
+		      unsigned long hole, struct kvs_check *c)
+{
+	unsigned long end = a->base + a->size;
+
+	if (!hole)
+		return 0;
+	mas_reset(mas);
+	if (mas_empty_area(mas, a->base, end - 1, hole)) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "gap search misses the %lu-byte hole", hole);
+		return -EUCLEAN;
+	}
+	mas_reset(mas);
+	if (hole < a->size &&
+	    !mas_empty_area(mas, a->base, end - 1, hole + PAGE_SIZE)) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "gap search finds %lu bytes, largest hole is %lu",
+			 hole + PAGE_SIZE, hole);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
 /*
  * Every entry must be an area whose range in the tree is exactly its
  * reservation; and the tree's gap tracking must agree with the walk: the
@@ -317,22 +351,8 @@ int kvs_mt_check(struct kvs_arena *a, struct maple_tree *mt,
 		prev = va->end;
 	}
 	hole = max(hole, end - prev);
-	if (!err && hole) {
-		mas_reset(&mas);
-		if (mas_empty_area(&mas, a->base, end - 1, hole)) {
-			snprintf(c->reason, sizeof(c->reason),
-				 "gap search misses the %lu-byte hole", hole);
-			err = -EUCLEAN;
-		}
-		mas_reset(&mas);
-		if (!err && hole < a->size &&
-		    !mas_empty_area(&mas, a->base, end - 1, hole + PAGE_SIZE)) {
-			snprintf(c->reason, sizeof(c->reason),
-				 "gap search finds %lu bytes, largest hole is %lu",
-				 hole + PAGE_SIZE, hole);
-			err = -EUCLEAN;
-		}
-	}
+	if (!err)
+		err = kvs_mt_check_gaps(a, &mas, hole, c);
 	mas_unlock(&mas);
 	return err;
 }

@@ -297,18 +297,20 @@ void kvs_purge_throttle(struct kvs_arena *a)
 
 /**
  * kvs_purge_retry() - purge before an allocation's one retry.
- * @a: the arena, whose backend found no gap.
+ * @a: the arena, which found no gap or no page budget.
  *
+ * The caller retries whatever this gave back: a purge in progress
+ * elsewhere (the worker's) may have given back what it wanted, and this
+ * one then waits for it (the purge mutex) and finds nothing left.
  * Context: a->state_sem not held.
- * Return: true if the purge gave ranges back, so a retry may succeed.
  */
-bool kvs_purge_retry(struct kvs_arena *a)
+void kvs_purge_retry(struct kvs_arena *a)
 {
 	lockdep_assert_not_held(&a->state_sem);
 	if (!a->purge || !READ_ONCE(a->purge->nr_areas))
-		return false;
+		return;
 	atomic_long_inc(&a->purge->retries);
-	return kvs_purge(a) > 0;
+	kvs_purge(a);
 }
 
 /**

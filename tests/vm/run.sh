@@ -228,7 +228,7 @@ qemu_cmdline() {
 	# The clocksource watchdog compares the TSC with the HPET; under TCG on a busy
 	# host they drift apart and the watchdog marks the TSC unstable.  On 7.3 the
 	# guest then died at once, without a line on the console (twice in 95-concurrency,
-	# at that message, in CI and here; never with tsc=reliable).  Under TCG both
+	# at that message, in CI and here; not seen with tsc=reliable).  Under TCG both
 	# clocks come from the host's, so the TSC is trusted, as the bench does.
 	[[ $KVS_ARCH == amd64 ]] && append+=" tsc=reliable"
 	append+=" ${opt_append[*]}"
