@@ -24,7 +24,7 @@
  * the areas are those of the layout loaded through bench_layout (a real
  * machine's /proc/vmallocinfo, say), each placed at its offset in every
  * backend's arena (layout.c); the kernel's allocator, which cannot place
- * an area at a given address, is skipped then.
+ * an area at a given address, gets its sizes and gaps in order instead.
  *
  * With "populate" every area is backed with pages and freed through the
  * lazy purge, each backend's arena then owning a reservation of its own
@@ -488,6 +488,55 @@ static unsigned long kvs_bg_pages(struct rnd_state *rnd)
 }
 
 /*
+ * The kernel's allocator takes no address: the layout is laid down in
+ * order instead, each gap held by a filler of exactly its size (no guard
+ * page) while the areas are placed, and the fillers freed, and purged, at
+ * the end.  Its first fit puts the first pieces in the guest's own holes,
+ * the rest after its own areas: the layout's sizes and gaps, not its
+ * addresses.
+ */
+static int kvs_bg_layout_kernel(struct kvs_run *run)
+{
+	const struct kvs_layout *l = run->o->lay;
+	unsigned long i, prev = 0, gap, nr_fill = 0;
+	struct vm_struct **fill, *vm;
+	int err = 0;
+
+	run->bg = kvmalloc_array(l->n, sizeof(*run->bg), GFP_KERNEL);
+	fill = kvmalloc_array(l->n, sizeof(*fill), GFP_KERNEL);
+	if (!run->bg || !fill) {
+		kvfree(fill);
+		return -ENOMEM;
+	}
+	for (i = 0; i < l->n && !err; i++) {
+		gap = l->e[i].off - prev;
+		prev = l->e[i].off + l->e[i].size;
+		if (gap) {
+			vm = kvs_ksym.get_vm_area(gap, VM_NO_GUARD);
+			if (!vm)
+				break;
+			fill[nr_fill++] = vm;
+		}
+		vm = kvs_ksym.get_vm_area(l->e[i].size - PAGE_SIZE, 0);
+		if (!vm)
+			break;
+		run->bg[run->nr_bg++] = (unsigned long)vm;
+		if (!(i % 256))
+			cond_resched();
+	}
+	if (run->nr_bg < l->n) {
+		pr_warn("bench: layout area %lu: get_vm_area() failed\n", i);
+		err = -ENOMEM;
+	}
+	while (nr_fill)
+		free_vm_area(fill[--nr_fill]);
+	kvfree(fill);
+	/* The fillers' ranges free now, not in the timed part's purge. */
+	vm_unmap_aliases();
+	return err;
+}
+
+/*
  * Place the layout's areas in @run's arena, each in a window of exactly
  * its reservation: its size less the guard page, which the arena adds.
  * The arena is fresh and the layout's areas never overlap, so each one
@@ -503,7 +552,7 @@ static int kvs_bg_layout(struct kvs_run *run)
 	int err;
 
 	if (!a)
-		return -EINVAL;
+		return kvs_bg_layout_kernel(run);
 	run->bg = kvmalloc_array(l->n, sizeof(*run->bg), GFP_KERNEL);
 	if (!run->bg)
 		return -ENOMEM;
@@ -1158,7 +1207,7 @@ static int kvs_bench_one(struct kvs_arena *live, const struct kvs_bench_opts *o,
 	r->bg_asked = o->background;
 	r->layout = !!o->lay;
 	r->gap_cap = o->lay ? o->lay->gap_cap : 0;
-	if (id == KVS_T_KERNEL && (wl->aligned || wl->arena || o->lay)) {
+	if (id == KVS_T_KERNEL && (wl->aligned || wl->arena)) {
 		r->skip = "not expressible with get_vm_area() or vmalloc()";
 		return 0;
 	}
