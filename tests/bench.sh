@@ -47,7 +47,7 @@ options:
   --layout FILE     also run every workload with the areas of the layout FILE
                     (tests/vmallocinfo-layout.sh: a machine's /proc/vmallocinfo)
                     at their offsets in the target (results "<workload>@layout";
-                    the kernel target is skipped); files are named
+                    the kernel target gets them in order); files are named
                     <kernel-release>-<arch>[-icount]-layout*
   --series S        kernel series (default 6.1)
   --arch A          amd64 | arm64 (default: this host's)
@@ -245,7 +245,7 @@ host_info() {
 		fi
 		if [[ -n $opt_layout ]]; then
 			echo "layout_file=$opt_layout"
-			sed -n 's/^# \(from\|made\|kernel\|areas\|kinds\|span\): /layout_\1=/p' "$opt_layout"
+			sed -n -e 's/^# \(from\|made\|kernel\|areas\|kinds\): /layout_\1=/p' -e 's/^# span /layout_span=/p' "$opt_layout"
 		fi
 		printf 'command=tests/bench.sh'
 		((${#orig_args[@]} == 0)) || printf ' %q' "${orig_args[@]}"
