@@ -20,7 +20,11 @@
  *
  * With "background=N", N areas of a size mix stay live in the target
  * around the timed loops (the fresh arena is otherwise empty), with a
- * quarter of them freed again to leave holes.
+ * quarter of them freed again to leave holes.  With "background=layout"
+ * the areas are those of the layout loaded through bench_layout (a real
+ * machine's /proc/vmallocinfo, say), each placed at its offset in every
+ * backend's arena (layout.c); the kernel's allocator, which cannot place
+ * an area at a given address, gets its sizes and gaps in order instead.
  *
  * With "populate" every area is backed with pages and freed through the
  * lazy purge, each backend's arena then owning a reservation of its own
@@ -47,6 +51,7 @@
 #include "arena.h"
 #include "bench.h"
 #include "ksym.h"
+#include "layout.h"
 #include "pcpu.h"
 
 /* === Targets === */
@@ -483,6 +488,93 @@ static unsigned long kvs_bg_pages(struct rnd_state *rnd)
 }
 
 /*
+ * The kernel's allocator takes no address: the layout is laid down in
+ * order instead, each gap held by a filler of exactly its size (no guard
+ * page) while the areas are placed, and the fillers freed, and purged, at
+ * the end.  Its first fit puts the first pieces in the guest's own holes,
+ * the rest after its own areas: the layout's sizes and gaps, not its
+ * addresses.
+ */
+static int kvs_bg_layout_kernel(struct kvs_run *run)
+{
+	const struct kvs_layout *l = run->o->lay;
+	unsigned long i, prev = 0, gap, nr_fill = 0;
+	struct vm_struct **fill, *vm;
+	int err = 0;
+
+	run->bg = kvmalloc_array(l->n, sizeof(*run->bg), GFP_KERNEL);
+	fill = kvmalloc_array(l->n, sizeof(*fill), GFP_KERNEL);
+	if (!run->bg || !fill) {
+		kvfree(fill);
+		return -ENOMEM;
+	}
+	for (i = 0; i < l->n && !err; i++) {
+		gap = l->e[i].off - prev;
+		prev = l->e[i].off + l->e[i].size;
+		if (gap) {
+			vm = kvs_ksym.get_vm_area(gap, VM_NO_GUARD);
+			if (!vm)
+				break;
+			fill[nr_fill++] = vm;
+		}
+		vm = kvs_ksym.get_vm_area(l->e[i].size - PAGE_SIZE, 0);
+		if (!vm)
+			break;
+		run->bg[run->nr_bg++] = (unsigned long)vm;
+		if (!(i % 256))
+			cond_resched();
+	}
+	if (run->nr_bg < l->n) {
+		pr_warn("bench: layout area %lu: get_vm_area() failed\n", i);
+		err = -ENOMEM;
+	}
+	while (nr_fill)
+		free_vm_area(fill[--nr_fill]);
+	kvfree(fill);
+	/* The fillers' ranges free now, not in the timed part's purge. */
+	vm_unmap_aliases();
+	return err;
+}
+
+/*
+ * Place the layout's areas in @run's arena, each in a window of exactly
+ * its reservation: its size less the guard page, which the arena adds.
+ * The arena is fresh and the layout's areas never overlap, so each one
+ * lands at its offset; one that does not is a bug, and ends the run.
+ */
+static int kvs_bg_layout(struct kvs_run *run)
+{
+	const struct kvs_layout *l = run->o->lay;
+	struct kvs_arena *a = run->t.a;
+	struct kvs_err why = {};
+	struct kvs_spec s = {};
+	unsigned long i;
+	int err;
+
+	if (!a)
+		return kvs_bg_layout_kernel(run);
+	run->bg = kvmalloc_array(l->n, sizeof(*run->bg), GFP_KERNEL);
+	if (!run->bg)
+		return -ENOMEM;
+	for (i = 0; i < l->n; i++) {
+		s.size = l->e[i].size - PAGE_SIZE;
+		s.vstart = a->base + l->e[i].off;
+		s.vend = s.vstart + l->e[i].size;
+		err = kvs_alloc(a, &s, &run->bg[run->nr_bg], &why);
+		if (err) {
+			pr_warn("bench: layout area %lu (+%#lx, %lu bytes) on %s: %s\n",
+				i, l->e[i].off, l->e[i].size, a->be->name,
+				why.msg);
+			return err;
+		}
+		run->nr_bg++;
+		if (!(run->nr_bg % 256))
+			cond_resched();
+	}
+	return 0;
+}
+
+/*
  * Allocate the background areas of @run in its target, never populated
  * (the kernel target: get_vm_area()), then free about a quarter of them
  * at random, so that the rest stand between holes.  An allocation that
@@ -494,6 +586,8 @@ static int kvs_bg_fill(struct kvs_run *run)
 	unsigned long n = run->o->background, i, got = 0;
 	struct rnd_state rnd;
 
+	if (run->o->lay)
+		return kvs_bg_layout(run);
 	if (!n)
 		return 0;
 	run->bg = kvmalloc_array(n, sizeof(*run->bg), GFP_KERNEL);
@@ -864,8 +958,10 @@ static int kvs_run_once(struct kvs_arena *live,
 	init_completion(&run->all_gone);
 	spin_lock_init(&run->ring_lock);
 	err = kvs_bg_fill(run);
-	if (err)
+	if (err) {
+		kvs_bg_free(run);
 		goto put;
+	}
 
 	err = kvs_run_start(run);
 	if (err) {
@@ -927,6 +1023,9 @@ free_run:
  * @populate:  areas were backed with pages.
  * @bg:        background areas live during the timed part.
  * @bg_asked:  background areas asked for (the command's background=).
+ * @layout:    the background was the loaded layout (background=layout).
+ * @gap_cap:   the layout's gaps were narrowed to this many bytes to fit
+ *             the arena (0: placed as written).
  * @st_x100:   each arena counter per iteration, times 100.
  */
 struct kvs_result {
@@ -954,6 +1053,8 @@ struct kvs_result {
 	const char *skip;
 	unsigned long bg;
 	unsigned long bg_asked;
+	bool layout;
+	unsigned long gap_cap;
 	unsigned long st_x100[KVS_NR_STATS];
 };
 
@@ -1077,6 +1178,8 @@ struct kvs_acc {
 /* Results with background areas carry it in the workload's name. */
 static const char *kvs_bg_tag(const struct kvs_result *r)
 {
+	if (r->layout)
+		return "@layout";
 	return r->bg_asked ? "@bg" : "";
 }
 
@@ -1102,6 +1205,8 @@ static int kvs_bench_one(struct kvs_arena *live, const struct kvs_bench_opts *o,
 	if (!r)
 		return -ENOSPC;
 	r->bg_asked = o->background;
+	r->layout = !!o->lay;
+	r->gap_cap = o->lay ? o->lay->gap_cap : 0;
 	if (id == KVS_T_KERNEL && (wl->aligned || wl->arena)) {
 		r->skip = "not expressible with get_vm_area() or vmalloc()";
 		return 0;
@@ -1174,21 +1279,47 @@ static int kvs_scaling(struct kvs_arena *live, const struct kvs_bench_opts *o,
 /**
  * kvs_bench_run() - run the suite and keep its results.
  * @live: the live arena, whose range the backends' private arenas copy.
- * @o:    what to run.
+ * @opts: what to run.
  * @e:    the reason, on failure.
  *
+ * With opts->layout, every repetition places a copy of the loaded layout,
+ * fitted once to the targets' arena size (kvs_layout_fit()).
+ *
  * Context: process context; takes minutes; a fatal signal stops it.
- * Return: 0, -EBUSY while another run is going, -ENOMEM, -EINTR.
+ * Return: 0, -EBUSY while another run is going, -ENOMEM, -EINTR; with a
+ * layout also -ENOENT (none loaded), -ERANGE (it cannot fit), -EINVAL
+ * (with scaling).
  */
-int kvs_bench_run(struct kvs_arena *live, const struct kvs_bench_opts *o,
+int kvs_bench_run(struct kvs_arena *live, const struct kvs_bench_opts *opts,
 		  struct kvs_err *e)
 {
-	unsigned int nr, lo = o->threads, hi = o->threads;
+	unsigned int nr, lo = opts->threads, hi = opts->threads;
+	struct kvs_bench_opts with = *opts;
+	const struct kvs_bench_opts *o = &with;
+	struct kvs_layout *lay = NULL;
 	struct kvs_acc *acc;
 	int w, id, err = 0;
 
+	if (opts->layout && opts->scaling)
+		return kvs_fail(e, -EINVAL,
+				"scaling runs on an empty arena: not with background=layout");
 	if (!mutex_trylock(&kvs_bench_lock))
 		return kvs_fail(e, -EBUSY, "a bench is already running");
+	if (opts->layout) {
+		lay = kvs_layout_copy(e);
+		if (IS_ERR(lay)) {
+			err = PTR_ERR(lay);
+			lay = NULL;
+			goto unlock;
+		}
+		/* The arena every target of this run gets (kvs_target_range()). */
+		err = kvs_layout_fit(lay, opts->populate ?
+				     min(live->size, KVS_BENCH_POP_RANGE) :
+				     live->size, e);
+		if (err)
+			goto unlock;
+		with.lay = lay;
+	}
 	if (!kvs_results)
 		kvs_results = kvcalloc(KVS_MAX_RESULTS, sizeof(*kvs_results),
 				       GFP_KERNEL);
@@ -1236,10 +1367,12 @@ out:
 		kvs_fail(e, err, "more than %d results; narrow the run",
 			 KVS_MAX_RESULTS);
 	else if (err && !e->msg[0])
-		kvs_fail(e, err, "a run could not start (threads > CPUs?)");
+		kvs_fail(e, err, "a run could not start (threads > CPUs? see the kernel log)");
 	kvfree(acc);
 	/* Also a result whose first repetition could not start. */
 	kvs_results_publish();
+unlock:
+	kvfree(lay);
 	mutex_unlock(&kvs_bench_lock);
 	return err;
 }
@@ -1293,7 +1426,8 @@ static const struct {
  * @o:   the options so far.
  * @key: workload, target, threads, loops, busy, reps, budget_ms, seed or
  *       background.
- * @val: its value: names comma-separated, or a number.
+ * @val: its value: names comma-separated, or a number; for background,
+ *       also "layout".
  * @e:   the reason, on failure.
  *
  * Return: 0, -EINVAL (unknown key or name, not a number) or -ERANGE (a
@@ -1312,6 +1446,11 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 	if (!strcmp(key, "target"))
 		return kvs_names_mask(val, kvs_target_name, KVS_NR_TARGETS,
 				      &o->targets, e);
+	if (!strcmp(key, "background") && !strcmp(val, "layout")) {
+		o->layout = true;
+		o->background = 0;
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(kvs_bench_nums); i++)
 		if (!strcmp(key, kvs_bench_nums[i].key))
 			break;
@@ -1344,6 +1483,9 @@ int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,
 		o->seed = v;
 	else
 		o->background = v;
+	/* The last background= given wins: a number or the layout. */
+	if (!strcmp(key, "background"))
+		o->layout = false;
 	return 0;
 }
 
@@ -1375,8 +1517,10 @@ void kvs_bench_show(struct seq_file *m)
 			   r->aug_x100 / 100, r->aug_x100 % 100,
 			   r->walk_x100 / 100, r->walk_x100 % 100, r->meta,
 			   r->fails, r->capped, r->bad, r->chunks);
-		if (r->bg_asked)
+		if (r->bg_asked || r->layout)
 			seq_printf(m, " background=%lu", r->bg);
+		if (r->layout)
+			seq_printf(m, " layout_gap_cap=%lu", r->gap_cap);
 		/* The arena's counters per iteration, those that moved. */
 		for (j = 0; j < KVS_NR_STATS; j++)
 			if (r->st_x100[j])

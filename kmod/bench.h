@@ -9,6 +9,7 @@
 
 struct kvs_arena;
 struct kvs_err;
+struct kvs_layout;
 struct seq_file;
 
 /**
@@ -28,6 +29,10 @@ struct seq_file;
  * @background: areas of mixed sizes kept live in the target during every
  *             repetition (0: an empty arena); results are then named
  *             "<workload>@bg".
+ * @layout:    "background=layout": the areas of the layout loaded through
+ *             bench_layout (layout.c), at its offsets, instead; results
+ *             are then named "<workload>@layout".
+ * @lay:       that layout, fitted to the targets' arenas (kvs_bench_run()).
  */
 struct kvs_bench_opts {
 	unsigned long workloads;
@@ -41,6 +46,8 @@ struct kvs_bench_opts {
 	bool populate;
 	u64 seed;
 	unsigned long background;
+	bool layout;
+	const struct kvs_layout *lay;
 };
 
 int kvs_bench_parse(struct kvs_bench_opts *o, char *key, char *val,

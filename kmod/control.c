@@ -16,7 +16,7 @@
  *   pcpu on|off
  *   selftest [seed=N] [ops=N]
  *   bench [scaling] [populate] [workload=W,..] [target=T,..] [threads=N] [loops=N]
- *         [busy=N] [reps=N] [budget_ms=N] [seed=N] [background=N]
+ *         [busy=N] [reps=N] [budget_ms=N] [seed=N] [background=N|layout]
  *   inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
@@ -73,8 +73,15 @@ static const struct {
 	{ ETIMEDOUT, "ETIMEDOUT" }, { EUCLEAN, "EUCLEAN" },
 };
 
-/* The errno's name; one missing from the table is still named, by number. */
-static const char *kvs_errname(int err, char *buf, size_t len)
+/**
+ * kvs_errname() - the name of a negative errno, as replies give it.
+ * @err: the negative errno.
+ * @buf: room for a name missing from the table, which is given by number.
+ * @len: bytes of @buf.
+ *
+ * Return: the name, e.g. "EINVAL".
+ */
+const char *kvs_errname(int err, char *buf, size_t len)
 {
 	int i;
 
@@ -85,11 +92,14 @@ static const char *kvs_errname(int err, char *buf, size_t len)
 	return buf;
 }
 
-/*
+/**
  * kvs_parse_size() - a number with an optional K/M/G/T suffix.
+ * @s:   the text: decimal, 0x hex or 0 octal, then the suffix if any.
+ * @out: the value, in bytes.
+ *
  * Return: 0, -EINVAL if malformed, -ERANGE if it overflows.
  */
-static int kvs_parse_size(const char *s, unsigned long *out)
+int kvs_parse_size(const char *s, unsigned long *out)
 {
 	static const char units[] = "KMGT";
 	char num[24];
@@ -422,7 +432,7 @@ static int kvs_cmd_pcpu(struct kvs_ctl *ctl, int argc, char **argv)
 }
 
 #define KVS_BENCH_USAGE \
-	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed|background=N]"
+	"bench [scaling] [populate] [workload=W,..] [target=T,..] [threads|loops|busy|reps|budget_ms|seed|background=N] [background=layout]"
 
 static int kvs_cmd_inject(struct kvs_ctl *ctl, int argc, char **argv)
 {

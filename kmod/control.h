@@ -33,5 +33,7 @@ struct kvs_ctl {
 __printf(2, 3) int kvs_ctl_out(struct kvs_ctl *ctl, const char *fmt, ...);
 int kvs_ctl_exec(struct kvs_ctl *ctl, char *line);
 void kvs_ctl_error(struct kvs_ctl *ctl, int err);
+int kvs_parse_size(const char *s, unsigned long *out);
+const char *kvs_errname(int err, char *buf, size_t len);
 
 #endif /* KVASHIM_CONTROL_H */

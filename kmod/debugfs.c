@@ -11,10 +11,14 @@
  *   results  0400  the last "bench": one key=value line per result
  *   histograms 0400  the last "bench": latency histogram of each result
  *   inject   0400  fault injection: each site's mode and counts
+ *   bench_layout 0600  the areas of "bench background=layout": written as
+ *                   "OFFSET SIZE" lines, read back as a status line
+ *                   (layout.c)
  *
- * Root only, and no more than each file needs: only control is writable,
- * and only it takes commands.  Under lockdown, debugfs refuses to open
- * the writable file and still serves the read-only ones.
+ * Root only, and no more than each file needs: only control and
+ * bench_layout are writable, and only control takes commands.  Under
+ * lockdown, debugfs refuses to open the writable files and still serves
+ * the read-only ones.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,6 +34,7 @@
 #include "control.h"
 #include "debugfs.h"
 #include "inject.h"
+#include "layout.h"
 #include "selftest.h"
 
 static struct dentry *kvs_dir;
@@ -301,6 +306,7 @@ void kvs_debugfs_init(struct kvs_arena *a)
 	debugfs_create_file("results", 0400, kvs_dir, a, &results_fops);
 	debugfs_create_file("histograms", 0400, kvs_dir, a, &histograms_fops);
 	kvs_inject_debugfs(kvs_dir);
+	kvs_layout_debugfs(kvs_dir);
 }
 
 void kvs_debugfs_exit(void)

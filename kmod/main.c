@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "debugfs.h"
 #include "ksym.h"
+#include "layout.h"
 #include "selftest.h"
 
 #define KVS_VERSION "0.1.0"
@@ -170,6 +171,7 @@ static void __exit kvs_exit(void)
 	kvs_areas_exit();
 	kvs_selftest_exit();
 	kvs_bench_exit();
+	kvs_layout_exit();
 	if (live)
 		pr_info("unloaded with %lu live areas; all freed\n", live);
 }

@@ -44,6 +44,11 @@ options:
   --background N    also run every workload with N live background areas of
                     mixed sizes in the target (results "<workload>@bg"); files
                     are named <kernel-release>-<arch>[-icount]-bgN*
+  --layout FILE     also run every workload with the areas of the layout FILE
+                    (tests/vmallocinfo-layout.sh: a machine's /proc/vmallocinfo)
+                    at their offsets in the target (results "<workload>@layout";
+                    the kernel target gets them in order); files are named
+                    <kernel-release>-<arch>[-icount]-layout*
   --series S        kernel series (default 6.1)
   --arch A          amd64 | arm64 (default: this host's)
   --smp N           guest CPUs (default 2; icount: always 1)
@@ -72,6 +77,7 @@ opt_loops=
 opt_busy=
 opt_budget=
 opt_background=0
+opt_layout=''
 opt_series=6.1
 opt_arch=
 opt_smp=2
@@ -100,6 +106,7 @@ parse_args() {
 		--busy) opt_busy=$(num "$1" "${2:-}"); shift ;;
 		--budget) opt_budget=$(num "$1" "${2:-}"); shift ;;
 		--background) opt_background=$(num "$1" "${2:-}"); shift ;;
+		--layout) opt_layout=${2:?}; shift ;;
 		--series) opt_series=${2:?}; shift ;;
 		--arch) opt_arch=${2:?}; shift ;;
 		--smp) opt_smp=$(num "$1" "${2:-}"); shift ;;
@@ -158,7 +165,7 @@ guest_main() {
 		echo "cpus=$(nproc)"
 		echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sort -u | head -n 1)"
 		echo "mem_total=$(sed -n 's/^MemTotal:[[:space:]]*//p' /proc/meminfo)"
-		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick populated=$opt_populated mode=$opt_mode background=$opt_background"
+		echo "options=reps=$opt_reps loops=$opt_loops busy=$opt_busy budget_ms=$opt_budget quick=$opt_quick populated=$opt_populated mode=$opt_mode background=$opt_background layout=${opt_layout:+1}"
 	} >"$out/guest.txt"
 
 	insmod "$KVS_KO"
@@ -177,6 +184,7 @@ guest_main() {
 	((opt_populated)) && args=(-p "${args[@]}")
 	[[ $opt_mode == icount ]] && args=(-i -S "${args[@]}")
 	((opt_background)) && args=(-g "$opt_background" "${args[@]}")
+	[[ -z $opt_layout ]] || args=(-L "$opt_layout" "${args[@]}")
 	# Its own progress lines and errors only: the tables come at the end.
 	"$KVS_REPO/debugfs-scripts/kvashim-bench" "${args[@]}" 2>&1 | tee "$out/bench.out" |
 		grep --line-buffered -E '^kvashim-(bench|ctl|table)' || rc=${PIPESTATUS[0]}
@@ -234,6 +242,10 @@ host_info() {
 		else
 			rest=$(git -C "$KVS_REPO" status --porcelain -- Kbuild kmod 2>/dev/null | wc -l)
 			echo "module=commit $(git -C "$KVS_REPO" rev-parse --short HEAD 2>/dev/null || echo none), $rest uncommitted file(s) in Kbuild kmod/"
+		fi
+		if [[ -n $opt_layout ]]; then
+			echo "layout_file=$opt_layout"
+			sed -n -e 's/^# \(from\|made\|kernel\|areas\|kinds\): /layout_\1=/p' -e 's/^# span /layout_span=/p' "$opt_layout"
 		fi
 		printf 'command=tests/bench.sh'
 		((${#orig_args[@]} == 0)) || printf ' %q' "${orig_args[@]}"
@@ -329,6 +341,7 @@ publish() {
 	local bg
 	bg=$(sed -n 's/^options=.* background=\([0-9]*\).*/\1/p' "$b/guest.txt")
 	[[ ${bg:-0} == 0 ]] || prefix+=-bg$bg
+	grep -q '^options=.* layout=1' "$b/guest.txt" && prefix+=-layout
 	mkdir -p "$dir"
 	prefix=$dir/$prefix
 
@@ -401,6 +414,7 @@ progress() {
 host_main() {
 	[[ $(id -u) == 0 ]] || die "must run as root"
 	opt_arch=${opt_arch:-$(kvs_host_arch)}
+	[[ -z $opt_layout || -r $opt_layout ]] || die "--layout: cannot read '$opt_layout'"
 	local out=${opt_out:-$KVS_REPO/results} run prefix t0=$EPOCHSECONDS
 	kvs_need_pkgs gnuplot-nox
 
@@ -432,6 +446,11 @@ host_main() {
 	local -a guest=("$KVS_REPO/tests/bench.sh" --in-guest --mode "$opt_mode" --reps "$opt_reps"
 		--loops "$opt_loops" --busy "$opt_busy" --budget "$opt_budget")
 	((opt_background)) && guest+=(--background "$opt_background")
+	if [[ -n $opt_layout ]]; then
+		# The run directory is the guest's $KVS_OUT, /kvs-out (vm/run.sh).
+		cp "$opt_layout" "$run/layout.txt"
+		guest+=(--layout /kvs-out/layout.txt)
+	fi
 	local -a vm=(--series "$opt_series" --arch "$opt_arch" --smp "$opt_smp")
 	((opt_quick)) && guest+=(--quick)
 	((opt_populated)) && guest+=(--populated)
