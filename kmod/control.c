@@ -18,6 +18,7 @@
  *   bench [scaling] [populate] [workload=W,..] [target=T,..] [threads=N] [loops=N]
  *         [busy=N] [reps=N] [budget_ms=N] [seed=N] [background=N|layout]
  *   inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]
+ *   replay [target=T,..]
  *
  * SIZE and A take a K, M, G or T suffix (powers of 1024).  ADDR, X and Y
  * are absolute addresses (0x...) or offsets into the arena written +N
@@ -43,6 +44,7 @@
 #include "bench.h"
 #include "control.h"
 #include "inject.h"
+#include "replay.h"
 #include "selftest.h"
 
 #define KVS_MAX_ARGS	8
@@ -445,6 +447,18 @@ static int kvs_cmd_inject(struct kvs_ctl *ctl, int argc, char **argv)
 	return kvs_ctl_out(ctl, "%s", out);
 }
 
+static int kvs_cmd_replay(struct kvs_ctl *ctl, int argc, char **argv)
+{
+	char out[KVS_CMD_MAX - 1];
+	int err;
+
+	err = kvs_replay_cmd(ctl->arena, argc, argv, out, sizeof(out),
+			     &ctl->err);
+	if (err)
+		return err;
+	return kvs_ctl_out(ctl, "%s", out);
+}
+
 static const struct kvs_cmd kvs_cmds[] = {
 	{ "alloc", kvs_cmd_alloc,
 	  "alloc SIZE [align=A] [vstart=X vend=Y] [top] [populate]" },
@@ -461,6 +475,7 @@ static const struct kvs_cmd kvs_cmds[] = {
 	{ "bench", kvs_cmd_bench, KVS_BENCH_USAGE },
 	{ "inject", kvs_cmd_inject,
 	  "inject [off | SITE off | SITE nth=N|every=N|percent=P [times=T] [seed=S]]" },
+	{ "replay", kvs_cmd_replay, "replay [target=T,..]" },
 };
 
 /* === Dispatch === */

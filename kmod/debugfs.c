@@ -14,9 +14,12 @@
  *   bench_layout 0600  the areas of "bench background=layout": written as
  *                   "OFFSET SIZE" lines, read back as a status line
  *                   (layout.c)
+ *   replay   0600  a recorded trace for the "replay" command: written as
+ *                   docs/REPLAY.md's lines, read back as a status line and
+ *                   the last replay's results (replay.c)
  *
- * Root only, and no more than each file needs: only control and
- * bench_layout are writable, and only control takes commands.  Under
+ * Root only, and no more than each file needs: only control,
+ * bench_layout and replay are writable, and only control takes commands.  Under
  * lockdown, debugfs refuses to open the writable files and still serves
  * the read-only ones.
  */
@@ -35,6 +38,7 @@
 #include "debugfs.h"
 #include "inject.h"
 #include "layout.h"
+#include "replay.h"
 #include "selftest.h"
 
 static struct dentry *kvs_dir;
@@ -307,6 +311,7 @@ void kvs_debugfs_init(struct kvs_arena *a)
 	debugfs_create_file("histograms", 0400, kvs_dir, a, &histograms_fops);
 	kvs_inject_debugfs(kvs_dir);
 	kvs_layout_debugfs(kvs_dir);
+	kvs_replay_debugfs(kvs_dir, a);
 }
 
 void kvs_debugfs_exit(void)

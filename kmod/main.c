@@ -22,6 +22,7 @@
 #include "debugfs.h"
 #include "ksym.h"
 #include "layout.h"
+#include "replay.h"
 #include "selftest.h"
 
 #define KVS_VERSION "0.1.0"
@@ -172,6 +173,7 @@ static void __exit kvs_exit(void)
 	kvs_selftest_exit();
 	kvs_bench_exit();
 	kvs_layout_exit();
+	kvs_replay_exit();
 	if (live)
 		pr_info("unloaded with %lu live areas; all freed\n", live);
 }

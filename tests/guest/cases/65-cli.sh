@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 BIN=$KVS_REPO/debugfs-scripts
-TOOLS="kvashim-ctl kvashim-bench kvashim-trace kvashim-table kvashim-demo"
+TOOLS="kvashim-ctl kvashim-bench kvashim-trace kvashim-table kvashim-demo kvashim-record"
 TMP=$(mktemp -d /tmp/kvs-cli.XXXXXX)
 EX_NOTROOT=200 EX_NOTLOADED=201
 
@@ -52,6 +52,9 @@ usage_error "kvashim-trace --bogus" kvashim-trace --bogus true
 usage_error "kvashim-table without a file" kvashim-table
 usage_error "kvashim-table --bogus" kvashim-table --bogus
 usage_error "kvashim-demo with an argument" kvashim-demo now
+usage_error "kvashim-record without a command" kvashim-record
+usage_error "kvashim-record --duration and a command" kvashim-record -d 1 true
+usage_error "kvashim-record --bogus" kvashim-record --bogus true
 
 # kvashim-ctl's help names every command of control.c's table and every file.
 help=$("$BIN/kvashim-ctl" --help)
