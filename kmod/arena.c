@@ -721,8 +721,10 @@ out:
  * whole chunk is taken.  A freed area awaiting the purge is still indexed
  * and is returned, with KVS_AF_LAZY set.
  *
- * Context: a->state_sem held for read, so that the walk sees one backend
- * throughout; takes rcu_read_lock() itself, for one step.
+ * Takes a->state_sem for read and RCU for this one step, as kvs_next()
+ * does: a walk holds neither between steps, so that a long walk never
+ * holds up a backend switch, nor the allocations queued behind it.
+ *
  * Return: whether one was found.
  */
 bool kvs_next_reserved(struct kvs_arena *a, unsigned long addr,
@@ -730,12 +732,13 @@ bool kvs_next_reserved(struct kvs_arena *a, unsigned long addr,
 {
 	bool found;
 
-	kvs_assert_state(a);
+	percpu_down_read(&a->state_sem);
 	rcu_read_lock();
 	found = a->be->next(a, addr, out);
 	if (found)
 		kvs_area_copy(out, out);
 	rcu_read_unlock();
+	percpu_up_read(&a->state_sem);
 	return found;
 }
 

@@ -17,10 +17,11 @@
  * always the arena's size, and largest_hole is the largest request (with
  * its guard page) that an unconstrained, unaligned alloc could take.
  *
- * The walk takes a->state_sem for read throughout, so that it sees one
- * backend from end to end, and RCU for each step (kvs_next_reserved()),
- * as the areas file does: it is not a snapshot while areas come and go,
- * but holes never overlap and never exceed the arena.
+ * The walk takes a->state_sem for read and RCU for each step
+ * (kvs_next_reserved()), as the areas file does (kvs_next()), and holds
+ * nothing between steps: it is not a snapshot while areas come and go (or
+ * the backend is switched), but its position only moves up, so holes
+ * never overlap and free + used is the arena's size whatever happens.
  */
 #include <linux/debugfs.h>
 #include <linux/log2.h>
@@ -66,14 +67,13 @@ static void kvs_holes_add(struct kvs_holes *h, unsigned long bytes)
 /*
  * Walk the reservations in address order and count the gaps between
  * them, and those at the arena's two ends.
- * Context: process context; takes a->state_sem for read, may sleep.
+ * Context: process context, a->state_sem not held; may sleep.
  */
 static void kvs_holes_walk(struct kvs_arena *a, struct kvs_holes *h)
 {
 	unsigned long addr = a->base, end = a->base + a->size;
 	struct kvs_area va;
 
-	percpu_down_read(&a->state_sem);
 	while (addr < end && kvs_next_reserved(a, addr, &va) &&
 	       va.start < end) {
 		/*
@@ -94,7 +94,6 @@ static void kvs_holes_walk(struct kvs_arena *a, struct kvs_holes *h)
 	}
 	if (addr < end)
 		kvs_holes_add(h, end - addr);
-	percpu_up_read(&a->state_sem);
 }
 
 static int holes_show(struct seq_file *m, void *v)
