@@ -711,6 +711,38 @@ out:
 }
 
 /**
+ * kvs_next_reserved() - copy the first reservation at or above @addr.
+ * @a:    the arena.
+ * @addr: where to start looking.
+ * @out:  a copy of what the backend indexes there.
+ *
+ * Unlike kvs_next(), a per-CPU chunk is one reservation (KVS_AF_CHUNK),
+ * not the areas it serves: the view of the placement rule, for which the
+ * whole chunk is taken.  A freed area awaiting the purge is still indexed
+ * and is returned, with KVS_AF_LAZY set.
+ *
+ * Takes a->state_sem for read and RCU for this one step, as kvs_next()
+ * does: a walk holds neither between steps, so that a long walk never
+ * holds up a backend switch, nor the allocations queued behind it.
+ *
+ * Return: whether one was found.
+ */
+bool kvs_next_reserved(struct kvs_arena *a, unsigned long addr,
+		       struct kvs_area *out)
+{
+	bool found;
+
+	percpu_down_read(&a->state_sem);
+	rcu_read_lock();
+	found = a->be->next(a, addr, out);
+	if (found)
+		kvs_area_copy(out, out);
+	rcu_read_unlock();
+	percpu_up_read(&a->state_sem);
+	return found;
+}
+
+/**
  * kvs_usage() - the backend's index size and largest free gap.
  * @a: the arena.
  * @u: filled in.

@@ -481,6 +481,8 @@ void kvs_reset(struct kvs_arena *a);
 bool kvs_find(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
 int kvs_set_pcpu(struct kvs_arena *a, bool on, struct kvs_err *e);
 bool kvs_next(struct kvs_arena *a, unsigned long addr, struct kvs_area *out);
+bool kvs_next_reserved(struct kvs_arena *a, unsigned long addr,
+		       struct kvs_area *out);
 
 struct kvs_area *kvs_lookup(struct kvs_arena *a, unsigned long addr);
 int kvs_check_area(struct kvs_arena *a, struct kvs_check *c,

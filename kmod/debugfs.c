@@ -7,6 +7,14 @@
  *   areas    0400  one line per indexed area: start-end size flags
  *                   ("pages": populated; "lazy": freed, awaiting the purge)
  *   arena    0400  the reserved range: start-end size
+ *   holes    0400  the free space between reservations: "name value"
+ *                   lines, the holes counted by order like buddyinfo
+ *                   (order_K: 2^K to 2^(K+1) - 1 pages), free and used
+ *                   bytes; lazy areas and per-CPU chunks are used
+ *                   (holes.c); no addresses
+ *   chunks   0400  one line per per-CPU chunk: start-end size cpu=
+ *                   bumped= areas= and current, retired or stranded
+ *                   (pcpu.c); empty while the overlay is off
  *   selftest 0400  the KTAP report of the last "selftest" command
  *   results  0400  the last "bench": one key=value line per result
  *   histograms 0400  the last "bench": latency histogram of each result
@@ -36,8 +44,10 @@
 #include "bench.h"
 #include "control.h"
 #include "debugfs.h"
+#include "holes.h"
 #include "inject.h"
 #include "layout.h"
+#include "pcpu.h"
 #include "replay.h"
 #include "selftest.h"
 
@@ -180,6 +190,15 @@ static int arena_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(arena);
 
+/* === chunks === */
+
+static int chunks_show(struct seq_file *m, void *v)
+{
+	kvs_pcpu_chunks_show(m->private, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(chunks);
+
 /* === results === */
 
 static int results_show(struct seq_file *m, void *v)
@@ -306,6 +325,8 @@ void kvs_debugfs_init(struct kvs_arena *a)
 	debugfs_create_file("stats", 0400, kvs_dir, a, &stats_fops);
 	debugfs_create_file("areas", 0400, kvs_dir, a, &areas_fops);
 	debugfs_create_file("arena", 0400, kvs_dir, a, &arena_fops);
+	kvs_holes_debugfs(kvs_dir, a);
+	debugfs_create_file("chunks", 0400, kvs_dir, a, &chunks_fops);
 	debugfs_create_file("selftest", 0400, kvs_dir, a, &selftest_fops);
 	debugfs_create_file("results", 0400, kvs_dir, a, &results_fops);
 	debugfs_create_file("histograms", 0400, kvs_dir, a, &histograms_fops);

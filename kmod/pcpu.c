@@ -591,3 +591,45 @@ void kvs_pcpu_show(struct kvs_arena *a, struct seq_file *m)
 	seq_printf(m, "pcpu_chunks_live %lu\n", nr);
 	seq_printf(m, "pcpu_stranded_bytes %lu\n", stranded);
 }
+
+/**
+ * kvs_pcpu_chunks_show() - the chunks file: one line per chunk.
+ * @a: the arena.
+ * @m: the chunks file.
+ *
+ * "start-end bytes cpu=N bumped=BYTES areas=N STATE": the reservation, the
+ * CPU it was made for, the bytes its bump pointer has handed out, the
+ * live areas it serves, and "current" (some CPU's current chunk),
+ * "retired" (another has replaced it; it lives on until its areas are
+ * freed) or "stranded" (empty, its give-back failed; retried by every
+ * drain).  Newest first; nothing while the overlay is off.  A snapshot of
+ * each chunk, not of the whole list: the bump pointers move meanwhile.
+ *
+ * Context: takes a->state_sem for read (a->pcpu stays) and the overlay's
+ * list lock, under which nothing here sleeps.
+ */
+void kvs_pcpu_chunks_show(struct kvs_arena *a, struct seq_file *m)
+{
+	struct kvs_chunk *c;
+	struct kvs_pcpu *p;
+	bool cur;
+	long refs;
+
+	percpu_down_read(&a->state_sem);
+	p = a->pcpu;
+	if (p) {
+		spin_lock(&p->lock);
+		list_for_each_entry(c, &p->chunks, node) {
+			cur = kvs_chunk_is_current(p, c);
+			refs = atomic_long_read(&c->refs) - cur;
+			seq_printf(m, "0x%lx-0x%lx %10lu cpu=%d bumped=%lu areas=%ld %s\n",
+				   c->va.start, c->va.end, c->va.size, c->cpu,
+				   READ_ONCE(c->bump) - c->va.start,
+				   max(refs, 0L),
+				   cur ? "current" :
+				   c->stranded ? "stranded" : "retired");
+		}
+		spin_unlock(&p->lock);
+	}
+	percpu_up_read(&a->state_sem);
+}

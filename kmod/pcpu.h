@@ -21,6 +21,7 @@ unsigned long kvs_pcpu_drain(struct kvs_arena *a);
 int kvs_pcpu_start(struct kvs_arena *a, unsigned long chunk);
 int kvs_pcpu_stop(struct kvs_arena *a);
 void kvs_pcpu_show(struct kvs_arena *a, struct seq_file *m);
+void kvs_pcpu_chunks_show(struct kvs_arena *a, struct seq_file *m);
 unsigned long kvs_pcpu_chunks(struct kvs_arena *a);
 
 #endif /* KVASHIM_PCPU_H */

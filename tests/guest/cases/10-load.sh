@@ -47,7 +47,7 @@ fi
 # Root only, the least each file needs: control, bench_layout and replay
 # (written to) 0600, everything else 0400.
 modes=$(stat -c '%n %a %U' "$KVS_DIR"/* | sed "s|$KVS_DIR/||" | sort | tr '\n' ' ')
-if [ "$modes" = "areas 400 root arena 400 root bench_layout 600 root control 600 root histograms 400 root inject 400 root replay 600 root results 400 root selftest 400 root stats 400 root " ]; then
+if [ "$modes" = "areas 400 root arena 400 root bench_layout 600 root chunks 400 root control 600 root histograms 400 root holes 400 root inject 400 root replay 600 root results 400 root selftest 400 root stats 400 root " ]; then
 	tap_ok "debugfs file modes ($modes)"
 else
 	tap_not_ok "debugfs file modes" "$modes"

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 BIN=$KVS_REPO/debugfs-scripts
-TOOLS="kvashim-ctl kvashim-bench kvashim-trace kvashim-table kvashim-demo kvashim-record"
+TOOLS="kvashim-ctl kvashim-bench kvashim-trace kvashim-table kvashim-demo kvashim-record kvashim-occupancy"
 TMP=$(mktemp -d /tmp/kvs-cli.XXXXXX)
 EX_NOTROOT=200 EX_NOTLOADED=201
 
@@ -55,6 +55,8 @@ usage_error "kvashim-demo with an argument" kvashim-demo now
 usage_error "kvashim-record without a command" kvashim-record
 usage_error "kvashim-record --duration and a command" kvashim-record -d 1 true
 usage_error "kvashim-record --bogus" kvashim-record --bogus true
+usage_error "kvashim-occupancy --bogus" kvashim-occupancy --bogus
+usage_error "kvashim-occupancy --rows without a number" kvashim-occupancy --rows=many
 
 # kvashim-ctl's help names every command of control.c's table and every file.
 help=$("$BIN/kvashim-ctl" --help)
@@ -109,6 +111,8 @@ fi
 ok_if "kvashim-ctl --probe with the module: exit 0" "$BIN/kvashim-ctl" --probe
 ok_if "kvashim-ctl show arena and arena agree" \
 	cmp <("$BIN/kvashim-ctl" show arena) <("$BIN/kvashim-ctl" arena)
+ok_if "kvashim-ctl show holes and holes agree" \
+	cmp <("$BIN/kvashim-ctl" show holes) <("$BIN/kvashim-ctl" holes)
 
 # Not root: an unprivileged user cannot reach debugfs.
 if command -v setpriv >/dev/null; then

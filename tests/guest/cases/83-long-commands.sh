@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Nobody waits uninterruptibly for a long command.  While a bench runs
 # for 30 s, three times the hung-task timeout (lowered to 10 s here):
-# results, histograms, selftest and stats answer at once; a read or a
-# write on the bench's own descriptor waits, but can be killed, and with
-# O_NONBLOCK says EAGAIN.  The same for the report while a selftest runs.
+# results, histograms, selftest, stats, holes and chunks answer at once;
+# a read or a write on the bench's own descriptor waits, but can be
+# killed, and with O_NONBLOCK says EAGAIN.  The same for the report while a selftest runs.
 # Then no task was reported hung, and the bench's result is intact.
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -96,6 +96,8 @@ answers "during the bench" results
 answers "during the bench" histograms
 answers "during the bench" selftest
 answers "during the bench" stats
+answers "during the bench" holes
+answers "during the bench" chunks
 expect_errno "a second bench meanwhile" "$EBUSY" bench workload=fix_size_alloc target=maple
 killable "a read of the bench's descriptor" bash -c "read -r x <&$bfd"
 killable "a write on the bench's descriptor" bash -c "printf 'check\n' >&$bfd"
