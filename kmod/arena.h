@@ -66,6 +66,7 @@ enum kvs_own {
 
 struct kvs_area;
 struct kvs_chunk;
+struct kvs_mslot;
 struct page;
 
 /**
@@ -93,7 +94,8 @@ struct kvs_backing {
  * @size:  usable bytes, a multiple of PAGE_SIZE.
  * @flags: KVS_AF_*; fixed once the area is published.
  * @own:   enum kvs_own; changed only by kvs_own_move().
- * @link:  the backend's index linkage (the maple backends need none).
+ * @link:  the backend's index linkage: a node of rbtree's tree, list's
+ *         list entry, or maple's slot (be_maple.c; maple-rfc needs none).
  * @chunk: for KVS_AF_PCPU areas the chunk serving them; for KVS_AF_CHUNK
  *         reservations the chunk itself.
  * @bk:    the pages of a populated area, or NULL; set before the area is
@@ -110,6 +112,7 @@ struct kvs_area {
 	union {
 		struct rb_node rb;
 		struct list_head node;
+		struct kvs_mslot *ms;
 	} link;
 	struct kvs_chunk *chunk;
 	struct kvs_backing *bk;

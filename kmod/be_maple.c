@@ -9,9 +9,19 @@
  * RCU-mode maple tree cannot do that in place: it copies the 256-byte
  * leaf and RCU-frees the old one, about twice per alloc+free.  It stores
  * in place when the new range has exactly the bounds of one slot.  Here a
- * free stores a tombstone over exactly its area's slot, and an allocation
- * that lands exactly on a tombstone stores over exactly that slot: a
- * workload that frees and reallocates the same sizes copies no node.
+ * free leaves its area's range behind as a tombstone, and an allocation
+ * that lands exactly on a tombstone takes that range again.
+ *
+ * Neither stores into the tree.  What the tree holds for a range is a
+ * slot (struct kvs_mslot), a small object that points to the area or, as
+ * a tombstone, to nothing; the area points back to its slot.  Turning an
+ * area into a tombstone and back is one pointer store in the slot, under
+ * the lock, published to RCU readers by rcu_assign_pointer().  Even an
+ * in-place maple store costs a walk from the root, the node's end and
+ * gap bookkeeping; a workload that frees and reallocates the same sizes
+ * now touches the tree only to read it.  A slot lives as long as its
+ * range: it is made when an allocation carves a new range and freed, after
+ * a grace period, when the range goes back to NULL.
  *
  * Placement does not change (kvs_fit(), the differential self test's
  * oracle): a tombstone is free space, and the gaps of the placement rule
@@ -33,13 +43,14 @@
  * tree from its end, first turn every tombstone back to NULL.
  *
  * Locking: one mutex, the tree's external lock (MT_FLAGS_LOCK_EXTERN),
- * guards every change of the tree and of the table, and walks.  Under a
+ * guards every change of the tree, of the table and of a slot, and walks.  Under a
  * mutex a store may allocate nodes with GFP_KERNEL and the tree never
  * drops the lock to do it, so a gap cannot be lost between the search
  * and the store and no second insertion path is needed (compare
- * kvs_mt_alloc()).  Lookups by address hold only rcu_read_lock() and
- * take a tombstone for "nothing here"; areas are freed after a grace
- * period (kvs_area_free()) and replaced nodes by the tree itself.
+ * kvs_mt_alloc()).  Lookups by address hold only rcu_read_lock(): they
+ * read the slot's area with rcu_dereference() and take a tombstone for
+ * "nothing here"; areas are freed after a grace period (kvs_area_free()),
+ * slots too (kfree_rcu()), and replaced nodes by the tree itself.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -53,8 +64,19 @@
 #include "compat.h"
 #include "inject.h"
 
-/* What a freed range holds: a value entry, never an area's address. */
-#define KVS_TOMB		xa_mk_value(0)
+/* The sentinel's entry (kvs_mtomb_sentinel()): a value, never a slot. */
+#define KVS_SENTINEL		xa_mk_value(0)
+
+/**
+ * struct kvs_mslot - what the tree holds for one range [start, end).
+ * @va:  the area whose reservation the range is, or NULL: a tombstone.
+ *       Written under the backend's lock, read under RCU.
+ * @rcu: the slot is freed after a grace period, once its range is NULL.
+ */
+struct kvs_mslot {
+	struct kvs_area __rcu *va;
+	struct rcu_head rcu;
+};
 
 /*
  * Tombstones kept at once.  Enough for the reuse patterns of the
@@ -63,10 +85,11 @@
  */
 #define KVS_TOMBS		16
 
-/* [start, end): a freed reservation, still in the tree as KVS_TOMB. */
+/* [start, end): a freed reservation, still in the tree as @slot. */
 struct kvs_tomb {
 	unsigned long start;
 	unsigned long end;
+	struct kvs_mslot *slot;
 };
 
 /**
@@ -98,9 +121,28 @@ static struct maple_tree *kvs_mtree(struct kvs_arena *a)
 	return &kvs_mtomb(a)->mt;
 }
 
-static bool kvs_is_tomb(const void *entry)
+/* The area that the tree's @entry holds, or NULL.  Context: RCU or lock. */
+static struct kvs_area *kvs_slot_va(struct kvs_mtomb *m, void *entry)
 {
-	return xa_is_value(entry);
+	struct kvs_mslot *s = entry;
+
+	if (!s || xa_is_value(s))
+		return NULL;
+	return rcu_dereference_check(s->va, lockdep_is_held(&m->lock));
+}
+
+/* A slot for @va's new range: published by the store that links it. */
+static struct kvs_mslot *kvs_slot_new(struct kvs_arena *a,
+				      struct kvs_area *va)
+{
+	struct kvs_mslot *s;
+
+	if (kvs_fault(a, KVS_INJ_MAPLE))
+		return NULL;
+	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	if (s)
+		RCU_INIT_POINTER(s->va, va);
+	return s;
 }
 
 /* === The tombstone table (under m->lock) === */
@@ -153,16 +195,27 @@ static void kvs_tomb_del(struct kvs_mtomb *m, unsigned int i, unsigned int n)
 	m->nr -= n;
 }
 
-/* Insert [@start, @end) in order; the caller made room. */
+/* Insert [@start, @end), held in the tree by @slot, in order; there is room. */
 static void kvs_tomb_add(struct kvs_mtomb *m, unsigned long start,
-			 unsigned long end)
+			 unsigned long end, struct kvs_mslot *slot)
 {
 	unsigned int i = kvs_tomb_above(m, start);
 
 	memmove(&m->t[i + 1], &m->t[i], (m->nr - i) * sizeof(m->t[0]));
 	m->t[i].start = start;
 	m->t[i].end = end;
+	m->t[i].slot = slot;
 	m->nr++;
+}
+
+/* Tombstones i..j-1 are gone from the tree (NULL now): forget them. */
+static void kvs_tomb_drop(struct kvs_mtomb *m, unsigned int i, unsigned int j)
+{
+	unsigned int k;
+
+	for (k = i; k < j; k++)
+		kfree_rcu(m->t[k].slot, rcu);
+	kvs_tomb_del(m, i, j - i);
 }
 
 /* === Stores === */
@@ -212,7 +265,7 @@ static int kvs_chain_flush(struct kvs_arena *a, struct kvs_mtomb *m,
 	err = kvs_mtomb_store(a, &mas, false, m->t[first].start,
 			      m->t[last - 1].end, NULL);
 	if (!err)
-		kvs_tomb_del(m, first, last - first);
+		kvs_tomb_drop(m, first, last);
 	return err;
 }
 
@@ -319,54 +372,49 @@ static int kvs_mtomb_find(struct kvs_arena *a, struct kvs_mtomb *m,
 }
 
 /*
- * Store @va over [@addr, @addr + span).  Over exactly one tombstone the
- * store is in place.  Over parts of tombstones, what is left of them
- * stays tombstones (the piece above the area now follows an area; the
- * piece below keeps the chain's start): one store, which copies the
- * leaf.  When the table has no room for those pieces, the chain goes
- * back to NULL first.
+ * @va takes [@addr, @addr + span).  Exactly one tombstone's range: its
+ * slot now points to @va, and the tree is not written.  Anything else is
+ * a new range, with a new slot, stored into the tree; tombstones it
+ * would cover first go back to NULL with their chain (a chain never
+ * follows NULL, so the whole chain goes), which keeps the table to whole
+ * ranges.
  */
 static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 			   struct ma_state *mas, bool at_gap,
 			   struct kvs_area *va, unsigned long addr,
 			   unsigned long span)
 {
-	unsigned long end = addr + span, lo, hi;
-	unsigned int i, j, pieces;
+	unsigned long end = addr + span;
+	unsigned int i = kvs_tomb_above(m, addr);
+	struct kvs_mslot *s;
 	int err;
 
-	i = kvs_tomb_above(m, addr);
-	for (j = i; j < m->nr && m->t[j].start < end; j++)
-		;
-	pieces = 0;
-	if (i < j)
-		pieces = (m->t[i].start < addr) + (m->t[j - 1].end > end);
-	if (i < j && m->nr - (j - i) + pieces > KVS_TOMBS) {
+	va->start = addr;
+	va->end = end;
+	if (i < m->nr && m->t[i].start == addr && m->t[i].end == end) {
+		s = m->t[i].slot;
+		kvs_tomb_del(m, i, 1);
+		va->link.ms = s;
+		rcu_assign_pointer(s->va, va);
+		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
+		return 0;
+	}
+	if (i < m->nr && m->t[i].start < end) {
 		err = kvs_chain_flush(a, m, i);
 		if (err)
 			return err;
-		i = 0;
-		j = 0;
 		at_gap = false;
 	}
-
+	s = kvs_slot_new(a, va);
+	if (!s)
+		return -ENOMEM;
 	kvs_count(a, KVS_ST_MT_STORES);
-	err = kvs_mtomb_store(a, mas, at_gap, addr, end, va);
-	if (err)
+	err = kvs_mtomb_store(a, mas, at_gap, addr, end, s);
+	if (err) {
+		kfree(s);	/* never published */
 		return err;
-	va->start = addr;
-	va->end = end;
-	if (i == j)
-		return 0;
-	if (j - i == 1 && !pieces)
-		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
-	lo = m->t[i].start;
-	hi = m->t[j - 1].end;
-	kvs_tomb_del(m, i, j - i);
-	if (lo < addr)
-		kvs_tomb_add(m, lo, addr);
-	if (hi > end)
-		kvs_tomb_add(m, end, hi);
+	}
+	va->link.ms = s;
 	return 0;
 }
 
@@ -428,35 +476,35 @@ static bool kvs_tomb_may_start(struct kvs_arena *a, struct kvs_mtomb *m,
 }
 
 /*
- * Take exactly @va out: a tombstone over its slot when the invariant and
- * the table allow it (in place: cannot need memory), else NULL over it
- * and over the chain just above it, which would otherwise follow NULL.
+ * Take exactly @va out: its slot becomes a tombstone when the invariant
+ * and the table allow it (no store, no memory), else its range goes to
+ * NULL together with the chain just above it, which would otherwise
+ * follow NULL.
  */
 static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	MA_STATE(mas, kvs_mtree(a), va->start, va->start);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long end = va->end;
+	struct kvs_mslot *s;
 	unsigned int chain;
 	int above, err;
 
 	might_sleep();
 	mutex_lock(&m->lock);
-	kvs_count(a, KVS_ST_MT_WALKS);
-	if (mas_walk(&mas) != va || mas.index != va->start ||
-	    mas.last != va->end - 1) {
+	s = va->link.ms;
+	if (!s || rcu_dereference_protected(s->va,
+					    lockdep_is_held(&m->lock)) != va) {
 		mutex_unlock(&m->lock);
 		return -ENOENT;
 	}
 	if (m->nr < KVS_TOMBS && kvs_tomb_may_start(a, m, va->start)) {
-		kvs_count(a, KVS_ST_MT_STORES);
-		err = kvs_mtomb_store(a, &mas, true, va->start, end, KVS_TOMB);
-		if (!err) {
-			kvs_tomb_add(m, va->start, end);
-			kvs_count(a, KVS_ST_MT_TOMBS);
-		}
+		RCU_INIT_POINTER(s->va, NULL);
+		va->link.ms = NULL;
+		kvs_tomb_add(m, va->start, end, s);
+		kvs_count(a, KVS_ST_MT_TOMBS);
 		mutex_unlock(&m->lock);
-		return err;
+		return 0;
 	}
 
 	above = kvs_tomb_at(m, end);
@@ -464,9 +512,13 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 	if (above >= 0)
 		end = m->t[chain - 1].end;
 	kvs_count(a, KVS_ST_MT_ERASES);
-	err = kvs_mtomb_store(a, &mas, true, va->start, end, NULL);
-	if (!err && above >= 0)
-		kvs_tomb_del(m, above, chain - above);
+	err = kvs_mtomb_store(a, &mas, false, va->start, end, NULL);
+	if (!err) {
+		if (above >= 0)
+			kvs_tomb_drop(m, above, chain);
+		va->link.ms = NULL;
+		kfree_rcu(s, rcu);
+	}
 	mutex_unlock(&m->lock);
 	return err;
 }
@@ -476,11 +528,13 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 static struct kvs_area *kvs_mtomb_lookup(struct kvs_arena *a,
 					 unsigned long addr)
 {
+	struct kvs_mtomb *m = kvs_mtomb(a);
 	struct kvs_area *va;
 
 	kvs_count(a, KVS_ST_MT_WALKS);
-	va = mtree_load(&kvs_mtomb(a)->mt, addr);
-	if (!va || kvs_is_tomb(va) || addr < va->start || addr >= va->end)
+	va = kvs_slot_va(m, mtree_load(&m->mt, addr));
+	/* The slot may have passed to a new area since the tree was read. */
+	if (!va || addr < va->start || addr >= va->end)
 		return NULL;
 	return va;
 }
@@ -495,11 +549,14 @@ static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
 			   struct kvs_area *out)
 {
 	MA_STATE(mas, kvs_mtree(a), addr, addr);
+	struct kvs_mtomb *m = kvs_mtomb(a);
 	struct kvs_area *va;
+	void *entry;
 
 	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "maple next outside RCU");
-	mas_for_each(&mas, va, ULONG_MAX) {
-		if (kvs_is_tomb(va) || va->start < addr)
+	mas_for_each(&mas, entry, ULONG_MAX) {
+		va = kvs_slot_va(m, entry);
+		if (!va || va->start < addr || va->start != mas.index)
 			continue;
 		*out = *va;
 		return true;
@@ -521,12 +578,14 @@ static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long prev = a->base, end = a->base + a->size, seen = 0;
 	struct kvs_mt_nodes n = {};
-	struct kvs_area *va;
+	unsigned long slots = 0;
+	void *entry;
 
 	mutex_lock(&m->lock);
-	mas_for_each(&mas, va, end - 1) {
+	mas_for_each(&mas, entry, end - 1) {
 		kvs_mt_count_leaf(&n, mas.node);
-		if (kvs_is_tomb(va))
+		slots++;
+		if (!kvs_slot_va(m, entry))
 			continue;
 		if (mas.index > prev)
 			u->largest_hole = max(u->largest_hole, mas.index - prev);
@@ -542,7 +601,8 @@ static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 	if (end > prev)
 		u->largest_hole = max(u->largest_hole, end - prev);
 	u->nodes += n.nodes;
-	u->meta_bytes += n.nodes * sizeof(struct maple_node);
+	u->meta_bytes += n.nodes * sizeof(struct maple_node) +
+			 slots * sizeof(struct kvs_mslot);
 	u->cached += READ_ONCE(m->nr);
 }
 
@@ -560,15 +620,18 @@ static void kvs_mtomb_trim(struct kvs_arena *a)
 }
 
 /*
- * A tombstone in the tree: the table must hold it, in order, and it must
- * not follow NULL unless a tombstone or the arena's start is below it.
+ * A tombstone in the tree: the table must hold it, in order, with its
+ * slot, and it must not follow NULL unless a tombstone or the arena's
+ * start is below it.
  */
 static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
-				struct ma_state *mas, unsigned int k,
-				unsigned long prev_end, struct kvs_check *c)
+				struct ma_state *mas, void *entry,
+				unsigned int k, unsigned long prev_end,
+				struct kvs_check *c)
 {
-	if (k >= m->nr || m->t[k].start != mas->index ||
-	    m->t[k].end != mas->last + 1) {
+	if (xa_is_value(entry) || k >= m->nr ||
+	    m->t[k].start != mas->index || m->t[k].end != mas->last + 1 ||
+	    m->t[k].slot != entry) {
 		snprintf(c->reason, sizeof(c->reason),
 			 "tombstone %#lx-%#lx is not in the table",
 			 mas->index, mas->last + 1);
@@ -580,6 +643,26 @@ static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
 		return -EUCLEAN;
 	}
 	return 0;
+}
+
+/* An area in the tree: exactly its reservation, its slot its own. */
+static int kvs_mtomb_check_va(struct kvs_arena *a, struct ma_state *mas,
+			      struct kvs_area *va, void *entry,
+			      struct kvs_check *c)
+{
+	if (mas->index != va->start || mas->last != va->end - 1) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "tree range %#lx-%#lx holds area %#lx-%#lx",
+			 mas->index, mas->last, va->start, va->end);
+		return -EUCLEAN;
+	}
+	if (va->link.ms != entry) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "area %#lx-%#lx does not point to its slot",
+			 va->start, va->end);
+		return -EUCLEAN;
+	}
+	return kvs_check_area(a, c, va);
 }
 
 /*
@@ -594,21 +677,18 @@ static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
 	unsigned int k = 0;
 	struct kvs_area *va;
+	void *entry;
 	int err = 0;
 
 	mutex_lock(&m->lock);
-	mas_for_each(&mas, va, ULONG_MAX) {
+	mas_for_each(&mas, entry, ULONG_MAX) {
 		hole = max(hole, mas.index - prev);
-		if (kvs_is_tomb(va)) {
-			err = kvs_mtomb_check_tomb(a, m, &mas, k++, prev, c);
-		} else if (mas.index != va->start || mas.last != va->end - 1) {
-			snprintf(c->reason, sizeof(c->reason),
-				 "tree range %#lx-%#lx holds area %#lx-%#lx",
-				 mas.index, mas.last, va->start, va->end);
-			err = -EUCLEAN;
-		} else {
-			err = kvs_check_area(a, c, va);
-		}
+		va = kvs_slot_va(m, entry);
+		if (va)
+			err = kvs_mtomb_check_va(a, &mas, va, entry, c);
+		else
+			err = kvs_mtomb_check_tomb(a, m, &mas, entry, k++,
+						   prev, c);
 		if (err)
 			break;
 		prev = mas.last + 1;
@@ -638,7 +718,7 @@ static int kvs_mtomb_sentinel(struct kvs_arena *a, struct kvs_mtomb *m)
 	int err;
 
 	mutex_lock(&m->lock);
-	err = mas_store_gfp(&mas, KVS_TOMB, GFP_KERNEL);
+	err = mas_store_gfp(&mas, KVS_SENTINEL, GFP_KERNEL);
 	mutex_unlock(&m->lock);
 	return err;
 }
@@ -668,7 +748,7 @@ static void kvs_mtomb_fini(struct kvs_arena *a)
 
 	mutex_lock(&m->lock);
 	__mt_destroy(&m->mt);
-	m->nr = 0;
+	kvs_tomb_drop(m, 0, m->nr);
 	mutex_unlock(&m->lock);
 	mutex_destroy(&m->lock);
 	kfree(m);
