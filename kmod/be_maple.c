@@ -39,18 +39,22 @@
  * chain just above it, if any, goes to NULL with it.
  *
  * The table holds at most KVS_TOMBS tombstones in address order; a free
- * that finds it full stores NULL.  Top-down requests, which search the
- * tree from its end, first turn every tombstone back to NULL.
+ * that finds it full stores NULL.  An allocation that would cover part
+ * of a tombstone first turns that tombstone's chain back to NULL, so the
+ * table only ever holds whole freed ranges, each with its own slot.
+ * Top-down requests, which search the tree from its end, first turn
+ * every tombstone back to NULL.
  *
  * Locking: one mutex, the tree's external lock (MT_FLAGS_LOCK_EXTERN),
- * guards every change of the tree, of the table and of a slot, and walks.  Under a
- * mutex a store may allocate nodes with GFP_KERNEL and the tree never
- * drops the lock to do it, so a gap cannot be lost between the search
- * and the store and no second insertion path is needed (compare
- * kvs_mt_alloc()).  Lookups by address hold only rcu_read_lock(): they
- * read the slot's area with rcu_dereference() and take a tombstone for
- * "nothing here"; areas are freed after a grace period (kvs_area_free()),
- * slots too (kfree_rcu()), and replaced nodes by the tree itself.
+ * guards every change of the tree, of the table and of a slot, and
+ * walks.  Under a mutex a store may allocate nodes with GFP_KERNEL and
+ * the tree never drops the lock to do it, so a gap cannot be lost
+ * between the search and the store and no second insertion path is
+ * needed (compare kvs_mt_alloc()).  Lookups by address hold only
+ * rcu_read_lock(): they read the slot's area with rcu_dereference() and
+ * take a tombstone for "nothing here"; areas are freed after a grace
+ * period (kvs_area_free()), slots too (kfree_rcu()), and replaced nodes
+ * by the tree itself.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -42,6 +42,7 @@
 #include "arena.h"
 #include "control.h"
 #include "layout.h"
+#include "lines.h"
 
 /*
  * The loaded layout and the status of the last load.  A bench takes a copy
@@ -58,12 +59,7 @@ static char kvs_layout_err[sizeof(((struct kvs_err *)0)->msg) + 32];
  * @cap:     room in @e.
  * @end:     end of the last area's reservation (the next offset's floor).
  * @bytes:   sum of their sizes.
- * @lineno:  lines seen, the current one included.
- * @len:     bytes in @line.
- * @comment: the current line is a comment: skipped to its newline.
- * @err:     0, or the errno of the first bad line (sticky).
- * @why:     its reason.
- * @line:    the current line, up to its newline.
+ * @lr:      the text, line by line; its first bad line's errno and reason.
  */
 struct kvs_lw {
 	struct kvs_lent *e;
@@ -71,12 +67,7 @@ struct kvs_lw {
 	unsigned long cap;
 	unsigned long end;
 	unsigned long bytes;
-	unsigned long lineno;
-	unsigned int len;
-	bool comment;
-	int err;
-	struct kvs_err why;
-	char line[KVS_LAYOUT_LINE];
+	struct kvs_lines lr;
 };
 
 /* Room for one more area: doubling, up to KVS_LAYOUT_MAX. */
@@ -86,15 +77,15 @@ static int kvs_lw_grow(struct kvs_lw *lw)
 	struct kvs_lent *e;
 
 	if (lw->n == KVS_LAYOUT_MAX)
-		return kvs_fail(&lw->why, -E2BIG,
-				"line %lu: more than %d areas", lw->lineno,
+		return kvs_fail(&lw->lr.why, -E2BIG,
+				"line %lu: more than %d areas", lw->lr.lineno,
 				KVS_LAYOUT_MAX);
 	if (lw->n < lw->cap)
 		return 0;
 	cap = min_t(unsigned long, cap, KVS_LAYOUT_MAX);
 	e = kvmalloc_array(cap, sizeof(*e), GFP_KERNEL);
 	if (!e)
-		return kvs_fail(&lw->why, -ENOMEM, "no memory for %lu areas",
+		return kvs_fail(&lw->lr.why, -ENOMEM, "no memory for %lu areas",
 				cap);
 	if (lw->n)
 		memcpy(e, lw->e, lw->n * sizeof(*e));
@@ -110,23 +101,24 @@ static int kvs_lw_number(struct kvs_lw *lw, const char *what, const char *s,
 	int err = kvs_parse_size(s, v);
 
 	if (err == -ERANGE)
-		return kvs_fail(&lw->why, err, "line %lu: %s \"%s\" is out of range",
-				lw->lineno, what, s);
+		return kvs_fail(&lw->lr.why, err, "line %lu: %s \"%s\" is out of range",
+				lw->lr.lineno, what, s);
 	if (err)
-		return kvs_fail(&lw->why, -EINVAL,
-				"line %lu: %s \"%s\" is not a number", lw->lineno,
+		return kvs_fail(&lw->lr.why, -EINVAL,
+				"line %lu: %s \"%s\" is not a number", lw->lr.lineno,
 				what, s);
 	if (!PAGE_ALIGNED(*v))
-		return kvs_fail(&lw->why, -EINVAL,
+		return kvs_fail(&lw->lr.why, -EINVAL,
 				"line %lu: %s %#lx is not a multiple of the page size",
-				lw->lineno, what, *v);
+				lw->lr.lineno, what, *v);
 	return 0;
 }
 
 /* One complete line, NUL-terminated, without its newline. */
-static int kvs_lw_line(struct kvs_lw *lw)
+static int kvs_lw_line(struct kvs_lines *lr)
 {
-	char *line = strim(lw->line), *off_s, *size_s;
+	struct kvs_lw *lw = container_of(lr, struct kvs_lw, lr);
+	char *line = strim(lw->lr.line), *off_s, *size_s;
 	unsigned long off, size, end;
 	int err;
 
@@ -136,26 +128,26 @@ static int kvs_lw_line(struct kvs_lw *lw)
 	line = line ? skip_spaces(line) : NULL;
 	size_s = line ? strsep(&line, " \t") : NULL;
 	if (!size_s || line)
-		return kvs_fail(&lw->why, -EINVAL,
+		return kvs_fail(&lw->lr.why, -EINVAL,
 				"line %lu: want \"OFFSET SIZE\", two numbers",
-				lw->lineno);
+				lw->lr.lineno);
 	err = kvs_lw_number(lw, "offset", off_s, &off);
 	if (!err)
 		err = kvs_lw_number(lw, "size", size_s, &size);
 	if (err)
 		return err;
 	if (size < 2 * PAGE_SIZE)
-		return kvs_fail(&lw->why, -EINVAL,
+		return kvs_fail(&lw->lr.why, -EINVAL,
 				"line %lu: size %#lx is below two pages (an area and its guard page)",
-				lw->lineno, size);
+				lw->lr.lineno, size);
 	if (check_add_overflow(off, size, &end))
-		return kvs_fail(&lw->why, -ERANGE,
+		return kvs_fail(&lw->lr.why, -ERANGE,
 				"line %lu: offset %#lx + size %#lx overflows",
-				lw->lineno, off, size);
+				lw->lr.lineno, off, size);
 	if (off < lw->end)
-		return kvs_fail(&lw->why, -EINVAL,
+		return kvs_fail(&lw->lr.why, -EINVAL,
 				"line %lu: offset %#lx is below the previous area's end %#lx (unsorted or overlapping)",
-				lw->lineno, off, lw->end);
+				lw->lr.lineno, off, lw->end);
 	err = kvs_lw_grow(lw);
 	if (err)
 		return err;
@@ -164,52 +156,6 @@ static int kvs_lw_line(struct kvs_lw *lw)
 	lw->n++;
 	lw->end = end;
 	lw->bytes += size;
-	return 0;
-}
-
-static bool kvs_blank(const char *s, unsigned int len)
-{
-	while (len--)
-		if (!isspace(*s++))
-			return false;
-	return true;
-}
-
-/* Feed @len bytes of text; stops at the first error. */
-static int kvs_lw_feed(struct kvs_lw *lw, const char *buf, size_t len)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (!c)
-			return kvs_fail(&lw->why, -EINVAL,
-					"line %lu contains a NUL byte",
-					lw->lineno + 1);
-		if (c == '\n') {
-			lw->lineno++;
-			lw->line[lw->len] = '\0';
-			err = lw->comment ? 0 : kvs_lw_line(lw);
-			lw->len = 0;
-			lw->comment = false;
-			if (err)
-				return err;
-			continue;
-		}
-		if (lw->comment)
-			continue;
-		if (c == '#' && kvs_blank(lw->line, lw->len)) {
-			lw->comment = true;
-			continue;
-		}
-		if (lw->len == KVS_LAYOUT_LINE - 1)
-			return kvs_fail(&lw->why, -EINVAL,
-					"line %lu is longer than %d bytes",
-					lw->lineno + 1, KVS_LAYOUT_LINE - 1);
-		lw->line[lw->len++] = c;
-	}
 	return 0;
 }
 
@@ -222,6 +168,7 @@ static int kvs_layout_open(struct inode *inode, struct file *file)
 	lw = kzalloc(sizeof(*lw), GFP_KERNEL);
 	if (!lw)
 		return -ENOMEM;
+	kvs_lines_init(&lw->lr, kvs_lw_line, "the layout", KVS_LAYOUT_LINE);
 	file->private_data = lw;
 	return 0;
 }
@@ -230,29 +177,8 @@ static ssize_t kvs_layout_write(struct file *file, const char __user *ubuf,
 				size_t count, loff_t *ppos)
 {
 	struct kvs_lw *lw = file->private_data;
-	char buf[256];
-	size_t done = 0, n;
 
-	if (lw->err)
-		return lw->err;
-	while (done < count) {
-		n = min(count - done, sizeof(buf));
-		if (copy_from_user(buf, ubuf + done, n)) {
-			lw->err = kvs_fail(&lw->why, -EFAULT,
-					   "cannot read the layout");
-			return lw->err;
-		}
-		lw->err = kvs_lw_feed(lw, buf, n);
-		if (lw->err)
-			return lw->err;
-		done += n;
-		if (fatal_signal_pending(current)) {
-			lw->err = kvs_fail(&lw->why, -EINTR, "interrupted");
-			return lw->err;
-		}
-	}
-	*ppos += count;
-	return count;
+	return kvs_lines_write(&lw->lr, ubuf, count, ppos);
 }
 
 /* Make @lw's areas the loaded layout, or record why it failed. */
@@ -261,16 +187,11 @@ static void kvs_layout_commit(struct kvs_lw *lw)
 	struct kvs_layout *l = NULL;
 	char num[16];
 
-	if (!lw->err && lw->len && !lw->comment) {
-		lw->lineno++;
-		lw->line[lw->len] = '\0';
-		lw->err = kvs_lw_line(lw);
-	}
-	if (!lw->err && lw->n) {
+	if (!kvs_lines_end(&lw->lr) && lw->n) {
 		l = kvmalloc(struct_size(l, e, lw->n), GFP_KERNEL);
 		if (!l) {
-			lw->err = kvs_fail(&lw->why, -ENOMEM,
-					   "no memory for %lu areas", lw->n);
+			lw->lr.err = kvs_fail(&lw->lr.why, -ENOMEM,
+					      "no memory for %lu areas", lw->n);
 		} else {
 			l->n = lw->n;
 			l->span = lw->end;
@@ -282,10 +203,10 @@ static void kvs_layout_commit(struct kvs_lw *lw)
 	mutex_lock(&kvs_layout_lock);
 	kvfree(kvs_layout);
 	kvs_layout = l;
-	if (lw->err)
+	if (lw->lr.err)
 		snprintf(kvs_layout_err, sizeof(kvs_layout_err),
-			 "error: %s: %s", kvs_errname(lw->err, num, sizeof(num)),
-			 lw->why.msg);
+			 "error: %s: %s", kvs_errname(lw->lr.err, num, sizeof(num)),
+			 lw->lr.why.msg);
 	else
 		kvs_layout_err[0] = '\0';
 	mutex_unlock(&kvs_layout_lock);

@@ -66,6 +66,7 @@
 
 #include "arena.h"
 #include "control.h"
+#include "lines.h"
 #include "replay.h"
 
 enum { KVS_ROP_ALLOC, KVS_ROP_FREE };
@@ -193,12 +194,7 @@ static void kvs_trace_put(struct kvs_trace *t)
  * @header:  the header line was read.
  * @fitted:  the windows were fitted (at the first operation).
  * @ended:   the end line was read.
- * @lineno:  lines seen, the current one included.
- * @len:     bytes in @line.
- * @comment: the current line is a comment: skipped to its newline.
- * @err:     0, or the errno of the first bad line (sticky).
- * @why:     its reason.
- * @line:    the current line, up to its newline.
+ * @lr:      the text, line by line; its first bad line's errno and reason.
  */
 struct kvs_rw {
 	struct kvs_arena *arena;
@@ -217,12 +213,7 @@ struct kvs_rw {
 	bool header;
 	bool fitted;
 	bool ended;
-	unsigned long lineno;
-	unsigned int len;
-	bool comment;
-	int err;
-	struct kvs_err why;
-	char line[KVS_REPLAY_LINE];
+	struct kvs_lines lr;
 };
 
 /* Room for one more operation: doubling, up to KVS_REPLAY_MAX_OPS. */
@@ -232,15 +223,15 @@ static int kvs_rw_grow(struct kvs_rw *rw)
 	struct kvs_rop *ops;
 
 	if (rw->nr == KVS_REPLAY_MAX_OPS)
-		return kvs_fail(&rw->why, -E2BIG,
-				"line %lu: more than %lu operations", rw->lineno,
+		return kvs_fail(&rw->lr.why, -E2BIG,
+				"line %lu: more than %lu operations", rw->lr.lineno,
 				KVS_REPLAY_MAX_OPS);
 	if (rw->nr < rw->cap)
 		return 0;
 	cap = min(cap, KVS_REPLAY_MAX_OPS);
 	ops = kvmalloc_array(cap, sizeof(*ops), GFP_KERNEL);
 	if (!ops)
-		return kvs_fail(&rw->why, -ENOMEM,
+		return kvs_fail(&rw->lr.why, -ENOMEM,
 				"no memory for %lu operations", cap);
 	if (rw->nr)
 		memcpy(ops, rw->ops, rw->nr * sizeof(*ops));
@@ -257,13 +248,13 @@ static int kvs_rw_number(struct kvs_rw *rw, const char *what, const char *s,
 	int err = size ? kvs_parse_size(s, v) : kstrtoul(s, 0, v);
 
 	if (err == -ERANGE)
-		return kvs_fail(&rw->why, err,
+		return kvs_fail(&rw->lr.why, err,
 				"line %lu: %s \"%s\" is out of range",
-				rw->lineno, what, s);
+				rw->lr.lineno, what, s);
 	if (err)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: %s \"%s\" is not a number",
-				rw->lineno, what, s);
+				rw->lr.lineno, what, s);
 	return 0;
 }
 
@@ -305,30 +296,30 @@ static int kvs_rw_window(struct kvs_rw *rw, int argc, char **argv)
 	int err;
 
 	if (argc != 3)
-		return kvs_fail(&rw->why, -EINVAL,
-				"line %lu: want \"window ID SIZE\"", rw->lineno);
+		return kvs_fail(&rw->lr.why, -EINVAL,
+				"line %lu: want \"window ID SIZE\"", rw->lr.lineno);
 	if (rw->fitted)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: a window after the first operation",
-				rw->lineno);
+				rw->lr.lineno);
 	err = kvs_rw_number(rw, "window id", argv[1], false, &id);
 	if (!err)
 		err = kvs_rw_number(rw, "window size", argv[2], true, &size);
 	if (err)
 		return err;
 	if (id != rw->nr_win)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: window %lu where window %u comes next",
-				rw->lineno, id, rw->nr_win);
+				rw->lr.lineno, id, rw->nr_win);
 	if (rw->nr_win == KVS_REPLAY_WINDOWS)
-		return kvs_fail(&rw->why, -E2BIG,
-				"line %lu: more than %d windows", rw->lineno,
+		return kvs_fail(&rw->lr.why, -E2BIG,
+				"line %lu: more than %d windows", rw->lr.lineno,
 				KVS_REPLAY_WINDOWS);
 	/* x86's VMALLOC_END is inclusive: vend - vstart may end a byte short. */
 	if (size < PAGE_SIZE)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: window size %#lx is below a page",
-				rw->lineno, size);
+				rw->lr.lineno, size);
 	rw->w_size[rw->nr_win++] = PAGE_ALIGN_DOWN(size);
 	return 0;
 }
@@ -342,9 +333,9 @@ static int kvs_rw_alloc(struct kvs_rw *rw, unsigned long id, int argc,
 
 	/* CPU, TIME and CALLER may follow; they are not replayed. */
 	if (argc < 5 || argc > 8)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: want \"alloc ID SIZE ALIGN WINDOW [CPU TIME CALLER]\"",
-				rw->lineno);
+				rw->lr.lineno);
 	err = kvs_rw_number(rw, "size", argv[2], true, &size);
 	if (!err)
 		err = kvs_rw_number(rw, "align", argv[3], true, &align);
@@ -353,26 +344,26 @@ static int kvs_rw_alloc(struct kvs_rw *rw, unsigned long id, int argc,
 	if (err)
 		return err;
 	if (!size || !PAGE_ALIGNED(size))
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: size %#lx is not a positive multiple of the page size",
-				rw->lineno, size);
+				rw->lr.lineno, size);
 	if (!is_power_of_2(align))
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: align %#lx is not a power of two",
-				rw->lineno, align);
+				rw->lr.lineno, align);
 	if (win >= rw->nr_win)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: window %lu is not declared (%u windows)",
-				rw->lineno, win, rw->nr_win);
+				rw->lr.lineno, win, rw->nr_win);
 	if (size > kvs_rw_room(rw, win) || align > rw->arena->size)
-		return kvs_fail(&rw->why, -ERANGE,
+		return kvs_fail(&rw->lr.why, -ERANGE,
 				"line %lu: size %#lx align %#lx do not fit window %lu's %lu bytes of the arena",
-				rw->lineno, size, align, win,
+				rw->lr.lineno, size, align, win,
 				kvs_rw_room(rw, win));
 	if (test_bit(id, rw->live))
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: alloc of id %lu, which is live",
-				rw->lineno, id);
+				rw->lr.lineno, id);
 	err = kvs_rw_grow(rw);
 	if (err)
 		return err;
@@ -395,12 +386,12 @@ static int kvs_rw_free(struct kvs_rw *rw, unsigned long id, int argc)
 	int err;
 
 	if (argc != 2)
-		return kvs_fail(&rw->why, -EINVAL, "line %lu: want \"free ID\"",
-				rw->lineno);
+		return kvs_fail(&rw->lr.why, -EINVAL, "line %lu: want \"free ID\"",
+				rw->lr.lineno);
 	if (!test_bit(id, rw->live))
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: free of id %lu, which is not live",
-				rw->lineno, id);
+				rw->lr.lineno, id);
 	err = kvs_rw_grow(rw);
 	if (err)
 		return err;
@@ -422,15 +413,15 @@ static int kvs_rw_op(struct kvs_rw *rw, int argc, char **argv)
 	if (!rw->fitted)
 		kvs_rw_fit(rw);
 	if (argc < 2)
-		return kvs_fail(&rw->why, -EINVAL, "line %lu: %s without an id",
-				rw->lineno, argv[0]);
+		return kvs_fail(&rw->lr.why, -EINVAL, "line %lu: %s without an id",
+				rw->lr.lineno, argv[0]);
 	err = kvs_rw_number(rw, "id", argv[1], false, &id);
 	if (err)
 		return err;
 	if (id >= KVS_REPLAY_MAX_OPS)
-		return kvs_fail(&rw->why, -ERANGE,
+		return kvs_fail(&rw->lr.why, -ERANGE,
 				"line %lu: id %lu is out of range (0 to %lu)",
-				rw->lineno, id, KVS_REPLAY_MAX_OPS - 1);
+				rw->lr.lineno, id, KVS_REPLAY_MAX_OPS - 1);
 	if (!strcmp(argv[0], "alloc"))
 		return kvs_rw_alloc(rw, id, argc, argv);
 	return kvs_rw_free(rw, id, argc);
@@ -442,15 +433,15 @@ static int kvs_rw_end(struct kvs_rw *rw, int argc, char **argv)
 	int err;
 
 	if (argc != 2)
-		return kvs_fail(&rw->why, -EINVAL, "line %lu: want \"end OPS\"",
-				rw->lineno);
+		return kvs_fail(&rw->lr.why, -EINVAL, "line %lu: want \"end OPS\"",
+				rw->lr.lineno);
 	err = kvs_rw_number(rw, "operation count", argv[1], false, &n);
 	if (err)
 		return err;
 	if (n != rw->nr)
-		return kvs_fail(&rw->why, -EINVAL,
+		return kvs_fail(&rw->lr.why, -EINVAL,
 				"line %lu: end says %lu operations, the trace has %lu",
-				rw->lineno, n, rw->nr);
+				rw->lr.lineno, n, rw->nr);
 	rw->ended = true;
 	return 0;
 }
@@ -458,9 +449,10 @@ static int kvs_rw_end(struct kvs_rw *rw, int argc, char **argv)
 #define KVS_RW_WORDS	10
 
 /* One complete line, NUL-terminated, without its newline. */
-static int kvs_rw_line(struct kvs_rw *rw)
+static int kvs_rw_line(struct kvs_lines *lr)
 {
-	char *line = strim(rw->line), *argv[KVS_RW_WORDS], *tok;
+	struct kvs_rw *rw = container_of(lr, struct kvs_rw, lr);
+	char *line = strim(rw->lr.line), *argv[KVS_RW_WORDS], *tok;
 	unsigned long v;
 	int argc = 0;
 
@@ -473,23 +465,23 @@ static int kvs_rw_line(struct kvs_rw *rw)
 		if (argc == KVS_RW_WORDS && !rw->header)
 			break;
 		if (argc == KVS_RW_WORDS)
-			return kvs_fail(&rw->why, -EINVAL,
+			return kvs_fail(&rw->lr.why, -EINVAL,
 					"line %lu: more than %d words",
-					rw->lineno, KVS_RW_WORDS);
+					rw->lr.lineno, KVS_RW_WORDS);
 		argv[argc++] = tok;
 	}
 	if (rw->ended)
-		return kvs_fail(&rw->why, -EINVAL,
-				"line %lu: text after the end line", rw->lineno);
+		return kvs_fail(&rw->lr.why, -EINVAL,
+				"line %lu: text after the end line", rw->lr.lineno);
 	if (!rw->header) {
 		if (strcmp(argv[0], "kvs-replay") || argc < 2)
-			return kvs_fail(&rw->why, -EINVAL,
+			return kvs_fail(&rw->lr.why, -EINVAL,
 					"line %lu: want the header \"kvs-replay %d ...\" first",
-					rw->lineno, KVS_REPLAY_VERSION);
+					rw->lr.lineno, KVS_REPLAY_VERSION);
 		if (kstrtoul(argv[1], 10, &v) || v != KVS_REPLAY_VERSION)
-			return kvs_fail(&rw->why, -EINVAL,
+			return kvs_fail(&rw->lr.why, -EINVAL,
 					"line %lu: trace version \"%s\", this module reads version %d",
-					rw->lineno, argv[1], KVS_REPLAY_VERSION);
+					rw->lr.lineno, argv[1], KVS_REPLAY_VERSION);
 		rw->header = true;
 		return 0;
 	}
@@ -499,54 +491,8 @@ static int kvs_rw_line(struct kvs_rw *rw)
 		return kvs_rw_op(rw, argc, argv);
 	if (!strcmp(argv[0], "end"))
 		return kvs_rw_end(rw, argc, argv);
-	return kvs_fail(&rw->why, -EINVAL, "line %lu: unknown op \"%s\"",
-			rw->lineno, argv[0]);
-}
-
-static bool kvs_rw_blank(const char *s, unsigned int len)
-{
-	while (len--)
-		if (!isspace(*s++))
-			return false;
-	return true;
-}
-
-/* Feed @len bytes of text; stops at the first error. */
-static int kvs_rw_feed(struct kvs_rw *rw, const char *buf, size_t len)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (!c)
-			return kvs_fail(&rw->why, -EINVAL,
-					"line %lu contains a NUL byte",
-					rw->lineno + 1);
-		if (c == '\n') {
-			rw->lineno++;
-			rw->line[rw->len] = '\0';
-			err = rw->comment ? 0 : kvs_rw_line(rw);
-			rw->len = 0;
-			rw->comment = false;
-			if (err)
-				return err;
-			continue;
-		}
-		if (rw->comment)
-			continue;
-		if (c == '#' && kvs_rw_blank(rw->line, rw->len)) {
-			rw->comment = true;
-			continue;
-		}
-		if (rw->len == KVS_REPLAY_LINE - 1)
-			return kvs_fail(&rw->why, -EINVAL,
-					"line %lu is longer than %d bytes",
-					rw->lineno + 1, KVS_REPLAY_LINE - 1);
-		rw->line[rw->len++] = c;
-	}
-	return 0;
+	return kvs_fail(&rw->lr.why, -EINVAL, "line %lu: unknown op \"%s\"",
+			rw->lr.lineno, argv[0]);
 }
 
 static int kvs_replay_open(struct inode *inode, struct file *file)
@@ -563,6 +509,7 @@ static int kvs_replay_open(struct inode *inode, struct file *file)
 		kfree(rw);
 		return -ENOMEM;
 	}
+	kvs_lines_init(&rw->lr, kvs_rw_line, "the trace", KVS_REPLAY_LINE);
 	rw->arena = inode->i_private;
 	file->private_data = rw;
 	return 0;
@@ -572,51 +519,23 @@ static ssize_t kvs_replay_write(struct file *file, const char __user *ubuf,
 				size_t count, loff_t *ppos)
 {
 	struct kvs_rw *rw = file->private_data;
-	char buf[256];
-	size_t done = 0, n;
 
-	if (rw->err)
-		return rw->err;
-	while (done < count) {
-		n = min(count - done, sizeof(buf));
-		if (copy_from_user(buf, ubuf + done, n)) {
-			rw->err = kvs_fail(&rw->why, -EFAULT,
-					   "cannot read the trace");
-			return rw->err;
-		}
-		rw->err = kvs_rw_feed(rw, buf, n);
-		if (rw->err)
-			return rw->err;
-		done += n;
-		if (fatal_signal_pending(current)) {
-			rw->err = kvs_fail(&rw->why, -EINTR, "interrupted");
-			return rw->err;
-		}
-	}
-	*ppos += count;
-	return count;
+	return kvs_lines_write(&rw->lr, ubuf, count, ppos);
 }
 
 /* The checks of a whole trace, at close: its last line, its end line. */
 static void kvs_rw_finish(struct kvs_rw *rw)
 {
-	if (rw->err)
+	if (kvs_lines_end(&rw->lr))
 		return;
-	if (rw->len && !rw->comment) {
-		rw->lineno++;
-		rw->line[rw->len] = '\0';
-		rw->err = kvs_rw_line(rw);
-		if (rw->err)
-			return;
-	}
 	if (rw->header && !rw->ended)
-		rw->err = kvs_fail(&rw->why, -EINVAL,
-				   "truncated: no \"end\" line after line %lu",
-				   rw->lineno);
-	else if (!rw->header && rw->lineno)
-		rw->err = kvs_fail(&rw->why, -EINVAL,
-				   "no header \"kvs-replay %d ...\"",
-				   KVS_REPLAY_VERSION);
+		rw->lr.err = kvs_fail(&rw->lr.why, -EINVAL,
+				      "truncated: no \"end\" line after line %lu",
+				      rw->lr.lineno);
+	else if (!rw->header && rw->lr.lineno)
+		rw->lr.err = kvs_fail(&rw->lr.why, -EINVAL,
+				      "no header \"kvs-replay %d ...\"",
+				      KVS_REPLAY_VERSION);
 }
 
 /* Make @rw's operations the loaded trace, or record why it failed. */
@@ -626,12 +545,12 @@ static void kvs_replay_commit(struct kvs_rw *rw)
 	char num[16];
 
 	kvs_rw_finish(rw);
-	if (!rw->err && rw->header) {
+	if (!rw->lr.err && rw->header) {
 		t = kvmalloc(struct_size(t, ops, rw->nr), GFP_KERNEL);
 		if (!t) {
-			rw->err = kvs_fail(&rw->why, -ENOMEM,
-					   "no memory for %lu operations",
-					   rw->nr);
+			rw->lr.err = kvs_fail(&rw->lr.why, -ENOMEM,
+					      "no memory for %lu operations",
+					      rw->nr);
 		} else {
 			kref_init(&t->ref);
 			t->nr = rw->nr;
@@ -649,10 +568,10 @@ static void kvs_replay_commit(struct kvs_rw *rw)
 	mutex_lock(&kvs_replay_lock);
 	old = kvs_trace;
 	kvs_trace = t;
-	if (rw->err)
+	if (rw->lr.err)
 		snprintf(kvs_trace_err, sizeof(kvs_trace_err),
-			 "error: %s: %s", kvs_errname(rw->err, num, sizeof(num)),
-			 rw->why.msg);
+			 "error: %s: %s", kvs_errname(rw->lr.err, num, sizeof(num)),
+			 rw->lr.why.msg);
 	else
 		kvs_trace_err[0] = '\0';
 	mutex_unlock(&kvs_replay_lock);
