@@ -239,9 +239,15 @@ fi
 # --- record and replay: a round trip ----------------------------------------
 
 # 32 threads alive together (5 s: under TCG, starting them takes seconds):
-# each needs a kernel stack, vmapped (THREAD_SIZE, 16K, aligned to it),
-# of which each CPU caches two.
+# each needs a kernel stack, vmapped (THREAD_SIZE, 16K) and aligned to
+# THREAD_ALIGN: THREAD_SIZE on x86_64, twice it on arm64 (so that an
+# overflow is caught by one check of the stack pointer), of which each
+# CPU caches two.
 THREADS=32
+case $(uname -m) in
+aarch64) STACK_ALIGN=32768 ;;
+*) STACK_ALIGN=16384 ;;
+esac
 if ! command -v bpftrace >/dev/null; then
 	tap_skip "record -> replay round trip" "bpftrace is not installed"
 elif ! grep -q ' __sys_bpf$' /proc/kallsyms; then
@@ -258,7 +264,7 @@ ts = [threading.Thread(target=time.sleep, args=(5,)) for _ in range($THREADS)]
 	rc=$?
 	head=$(head -n 1 "$TMP/rt.trace" 2>/dev/null)
 	ops=$(field ops <<<"$head ") live=$(field live <<<"$head ")
-	stacks=$(awk '$1 == "alloc" && $4 == 16384 { n++ } END { print n + 0 }' "$TMP/rt.trace" 2>/dev/null)
+	stacks=$(awk -v a=$STACK_ALIGN '$1 == "alloc" && $4 == a { n++ } END { print n + 0 }' "$TMP/rt.trace" 2>/dev/null)
 	echo "# $head"
 	want=$((THREADS - 2 * $(nproc)))
 	if [ $rc = 0 ] && [ "${ops:-0}" -gt 0 ] && [ "$stacks" -ge "$want" ] &&
