@@ -20,8 +20,9 @@
  * in-place maple store costs a walk from the root, the node's end and
  * gap bookkeeping; a workload that frees and reallocates the same sizes
  * now touches the tree only to read it.  A slot lives as long as its
- * range: it is made when an allocation carves a new range and freed, after
- * a grace period, when the range goes back to NULL.
+ * range: it is made (or taken over from a tombstone the range covers) when
+ * an allocation carves a new range, and freed when the range goes back
+ * to NULL.
  *
  * Placement does not change (kvs_fit(), the differential self test's
  * oracle): a tombstone is free space, and the gaps of the placement rule
@@ -39,9 +40,9 @@
  * chain just above it, if any, goes to NULL with it.
  *
  * The table holds at most KVS_TOMBS tombstones in address order; a free
- * that finds it full stores NULL.  An allocation that would cover part
- * of a tombstone first turns that tombstone's chain back to NULL, so the
- * table only ever holds whole freed ranges, each with its own slot.
+ * that finds it full stores NULL.  An allocation that covers tombstones
+ * but not exactly one is a single store over them: a tombstone covered in
+ * part stays behind, shortened, with its slot (kvs_mtomb_place()).
  * Top-down requests, which search the tree from its end, first turn
  * every tombstone back to NULL.
  *
@@ -51,10 +52,11 @@
  * the tree never drops the lock to do it, so a gap cannot be lost
  * between the search and the store and no second insertion path is
  * needed (compare kvs_mt_alloc()).  Lookups by address hold only
- * rcu_read_lock(): they read the slot's area with rcu_dereference() and
- * take a tombstone for "nothing here"; areas are freed after a grace
- * period (kvs_area_free()), slots too (kfree_rcu()), and replaced nodes
- * by the tree itself.
+ * rcu_read_lock(): they read the slot's area with rcu_dereference(),
+ * take a tombstone for "nothing here" and an area that does not hold
+ * the address for the same; areas are freed after a grace period
+ * (kvs_area_free()), replaced nodes by the tree itself, and slots come
+ * from a SLAB_TYPESAFE_BY_RCU cache (struct kvs_mslot).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -75,11 +77,15 @@
  * struct kvs_mslot - what the tree holds for one range [start, end).
  * @va:  the area whose reservation the range is, or NULL: a tombstone.
  *       Written under the backend's lock, read under RCU.
- * @rcu: the slot is freed after a grace period, once its range is NULL.
+ *
+ * Slots come from a SLAB_TYPESAFE_BY_RCU cache of the backend's own: a
+ * slot freed while a reader still holds it stays a slot (NULL, or a new
+ * range's area) until a grace period has passed, so a free needs no RCU
+ * callback and a freed slot can be handed out again at once.  Readers
+ * check the address against the area they find (kvs_mtomb_lookup()).
  */
 struct kvs_mslot {
 	struct kvs_area __rcu *va;
-	struct rcu_head rcu;
 };
 
 /*
@@ -100,6 +106,9 @@ struct kvs_tomb {
  * struct kvs_mtomb - the backend's state.
  * @lock: the tree's external lock: every change of @mt and the table.
  * @mt:   areas and tombstones, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU.
+ * @slots: the cache of struct kvs_mslot, one per index (two can exist at
+ *        once: the live arena's and a bench's).
+ * @slots_name: its name.
  * @nr:   tombstones in @t.
  * @t:    the tombstones, in address order; guarded by @lock.
  * @hole_floor: what a failed gap search taught (0: nothing): every NULL
@@ -109,6 +118,8 @@ struct kvs_tomb {
 struct kvs_mtomb {
 	struct mutex lock;	/* see above: the tree's external lock */
 	struct maple_tree mt;
+	struct kmem_cache *slots;
+	char slots_name[32];
 	unsigned int nr;
 	struct kvs_tomb t[KVS_TOMBS];
 	unsigned long hole_floor;
@@ -135,18 +146,31 @@ static struct kvs_area *kvs_slot_va(struct kvs_mtomb *m, void *entry)
 	return rcu_dereference_check(s->va, lockdep_is_held(&m->lock));
 }
 
-/* A slot for @va's new range: published by the store that links it. */
+static atomic_t kvs_mslot_nr_caches = ATOMIC_INIT(0);
+
+/*
+ * A slot for a new range, still a tombstone: its area is set once the
+ * store has linked it.  A reader may hold this object from its previous
+ * life, hence rcu_assign_pointer() for every later change.
+ */
 static struct kvs_mslot *kvs_slot_new(struct kvs_arena *a,
-				      struct kvs_area *va)
+				      struct kvs_mtomb *m)
 {
 	struct kvs_mslot *s;
 
 	if (kvs_fault(a, KVS_INJ_MAPLE))
 		return NULL;
-	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	s = kmem_cache_alloc(m->slots, GFP_KERNEL);
 	if (s)
-		RCU_INIT_POINTER(s->va, va);
+		rcu_assign_pointer(s->va, NULL);
 	return s;
+}
+
+/* @s's range is gone from the tree.  Readers may still hold it: see above. */
+static void kvs_slot_free(struct kvs_mtomb *m, struct kvs_mslot *s)
+{
+	rcu_assign_pointer(s->va, NULL);
+	kmem_cache_free(m->slots, s);
 }
 
 /* === The tombstone table (under m->lock) === */
@@ -218,7 +242,7 @@ static void kvs_tomb_drop(struct kvs_mtomb *m, unsigned int i, unsigned int j)
 	unsigned int k;
 
 	for (k = i; k < j; k++)
-		kfree_rcu(m->t[k].slot, rcu);
+		kvs_slot_free(m, m->t[k].slot);
 	kvs_tomb_del(m, i, j - i);
 }
 
@@ -376,12 +400,50 @@ static int kvs_mtomb_find(struct kvs_arena *a, struct kvs_mtomb *m,
 }
 
 /*
+ * A new range [@addr, @end) covers tombstones @i..@j-1 of one chain (a
+ * run holds one chain), at least in part, and its store is done.  The
+ * tombstones it covers wholly leave the table; their slots are freed,
+ * except @keep, which the new range now holds.  One covered in part
+ * keeps the rest of its range, and its slot, as a smaller tombstone: the
+ * area below it is the new one, so the chain invariant holds.
+ */
+static void kvs_tomb_cover(struct kvs_mtomb *m, unsigned int i,
+			   unsigned int j, unsigned long addr,
+			   unsigned long end, struct kvs_mslot *keep)
+{
+	unsigned int k;
+
+	if (m->t[j - 1].end > end)
+		m->t[--j].start = end;
+	if (m->t[i].start < addr)
+		m->t[i++].end = addr;
+	for (k = i; k < j; k++)
+		if (m->t[k].slot != keep)
+			kvs_slot_free(m, m->t[k].slot);
+	kvs_tomb_del(m, i, j - i);
+}
+
+/* A slot that [@addr, @end) may take over: one of a tombstone it covers wholly. */
+static struct kvs_mslot *kvs_tomb_reusable(struct kvs_mtomb *m,
+					   unsigned int i, unsigned int j,
+					   unsigned long addr,
+					   unsigned long end)
+{
+	for (; i < j; i++)
+		if (m->t[i].start >= addr && m->t[i].end <= end)
+			return m->t[i].slot;
+	return NULL;
+}
+
+/*
  * @va takes [@addr, @addr + span).  Exactly one tombstone's range: its
  * slot now points to @va, and the tree is not written.  Anything else is
- * a new range, with a new slot, stored into the tree; tombstones it
- * would cover first go back to NULL with their chain (a chain never
- * follows NULL, so the whole chain goes), which keeps the table to whole
- * ranges.
+ * a new range, stored into the tree in one store over whatever
+ * tombstones it covers (kvs_tomb_cover()), with the slot of one it
+ * covers wholly, else a new one.  Only a range inside a single
+ * tombstone, which would leave a piece on each side with one slot, first
+ * sends the chain back to NULL.  The area is set in its slot after the
+ * store: until then a reader finds a tombstone there.
  */
 static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 			   struct ma_state *mas, bool at_gap,
@@ -389,8 +451,9 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 			   unsigned long span)
 {
 	unsigned long end = addr + span;
-	unsigned int i = kvs_tomb_above(m, addr);
-	struct kvs_mslot *s;
+	unsigned int i = kvs_tomb_above(m, addr), j = i;
+	struct kvs_mslot *s = NULL;
+	bool fresh = false;
 	int err;
 
 	va->start = addr;
@@ -403,22 +466,36 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
 		return 0;
 	}
-	if (i < m->nr && m->t[i].start < end) {
+	while (j < m->nr && m->t[j].start < end)
+		j++;
+	if (j == i + 1 && m->t[i].start < addr && m->t[i].end > end) {
 		err = kvs_chain_flush(a, m, i);
 		if (err)
 			return err;
 		at_gap = false;
+		j = i;
 	}
-	s = kvs_slot_new(a, va);
-	if (!s)
-		return -ENOMEM;
+	if (j > i) {
+		at_gap = false;
+		s = kvs_tomb_reusable(m, i, j, addr, end);
+	}
+	if (!s) {
+		s = kvs_slot_new(a, m);
+		if (!s)
+			return -ENOMEM;
+		fresh = true;
+	}
 	kvs_count(a, KVS_ST_MT_STORES);
 	err = kvs_mtomb_store(a, mas, at_gap, addr, end, s);
 	if (err) {
-		kfree(s);	/* never published */
+		if (fresh)
+			kvs_slot_free(m, s);	/* never published */
 		return err;
 	}
+	if (j > i)
+		kvs_tomb_cover(m, i, j, addr, end, s);
 	va->link.ms = s;
+	rcu_assign_pointer(s->va, va);
 	return 0;
 }
 
@@ -521,7 +598,7 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 		if (above >= 0)
 			kvs_tomb_drop(m, above, chain);
 		va->link.ms = NULL;
-		kfree_rcu(s, rcu);
+		kvs_slot_free(m, s);
 	}
 	mutex_unlock(&m->lock);
 	return err;
@@ -733,16 +810,26 @@ static void *kvs_mtomb_init(struct kvs_arena *a)
 
 	if (!m)
 		return ERR_PTR(-ENOMEM);
+	snprintf(m->slots_name, sizeof(m->slots_name), "kvs_mslot_%u",
+		 (unsigned int)atomic_inc_return(&kvs_mslot_nr_caches));
+	m->slots = kmem_cache_create(m->slots_name, sizeof(struct kvs_mslot),
+				     0, SLAB_TYPESAFE_BY_RCU, NULL);
+	if (!m->slots)
+		goto free_m;
 	mutex_init(&m->lock);
 	mt_init_flags(&m->mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU |
 			      MT_FLAGS_LOCK_EXTERN);
 	mt_set_external_lock(&m->mt, &m->lock);
-	if (kvs_mtomb_sentinel(a, m)) {
-		mutex_destroy(&m->lock);
-		kfree(m);
-		return ERR_PTR(-ENOMEM);
-	}
+	if (kvs_mtomb_sentinel(a, m))
+		goto destroy;
 	return m;
+
+destroy:
+	mutex_destroy(&m->lock);
+	kmem_cache_destroy(m->slots);
+free_m:
+	kfree(m);
+	return ERR_PTR(-ENOMEM);
 }
 
 /* The arena is empty: only tombstones are left, which own nothing. */
@@ -755,6 +842,8 @@ static void kvs_mtomb_fini(struct kvs_arena *a)
 	kvs_tomb_drop(m, 0, m->nr);
 	mutex_unlock(&m->lock);
 	mutex_destroy(&m->lock);
+	/* Its slabs go back after a grace period: readers may hold slots. */
+	kmem_cache_destroy(m->slots);
 	kfree(m);
 }
 
