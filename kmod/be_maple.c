@@ -30,14 +30,13 @@
  * tracking sees only NULL ranges, so the runs that hold tombstones are
  * found from a small table of them instead, kept simple by one invariant:
  *
- *   the range just below a chain of adjacent tombstones is never NULL:
- *   it is an area, or the chain starts at the arena's start.
+ *   a free run holds at most one chain of adjacent tombstones.
  *
- * A run that holds tombstones therefore starts at its chain's first
- * tombstone and covers the chain and at most one NULL range after it
- * (an area follows that NULL range: a chain never follows NULL).  A free
- * whose lower neighbour is NULL stores NULL, as maple-rfc does, and the
- * chain just above it, if any, goes to NULL with it.
+ * A run that holds tombstones is then a NULL range or none, the chain, a
+ * NULL range or none; the table keeps where it begins (its lead) with the
+ * chain's first tombstone.  A free that would put a second chain into a
+ * run stores NULL, as maple-rfc does, and the chain of the run just above
+ * it, if any, goes to NULL with it.
  *
  * The table holds at most KVS_TOMBS tombstones in address order; a free
  * that finds it full stores NULL.  An allocation that covers tombstones
@@ -95,10 +94,16 @@ struct kvs_mslot {
  */
 #define KVS_TOMBS		16
 
-/* [start, end): a freed reservation, still in the tree as @slot. */
+/*
+ * [start, end): a freed reservation, still in the tree as @slot.  @lead:
+ * where the free run that holds it begins, if it is the first of its
+ * chain: the start of the NULL range just below, else @start; @start for
+ * the others.
+ */
 struct kvs_tomb {
 	unsigned long start;
 	unsigned long end;
+	unsigned long lead;
 	struct kvs_mslot *slot;
 };
 
@@ -186,14 +191,6 @@ static unsigned int kvs_tomb_above(const struct kvs_mtomb *m,
 	return i;
 }
 
-/* Index of the tombstone that starts at @addr, or -1. */
-static int kvs_tomb_at(const struct kvs_mtomb *m, unsigned long addr)
-{
-	unsigned int i = kvs_tomb_above(m, addr);
-
-	return i < m->nr && m->t[i].start == addr ? i : -1;
-}
-
 static bool kvs_tomb_ends_at(const struct kvs_mtomb *m, unsigned long addr)
 {
 	unsigned int i = kvs_tomb_above(m, addr - 1);
@@ -223,17 +220,44 @@ static void kvs_tomb_del(struct kvs_mtomb *m, unsigned int i, unsigned int n)
 	m->nr -= n;
 }
 
-/* Insert [@start, @end), held in the tree by @slot, in order; there is room. */
+/*
+ * Insert [@start, @end), held in the tree by @slot, its run beginning at
+ * @lead, in order; there is room.  A chain that began at @end now
+ * continues this one.
+ */
 static void kvs_tomb_add(struct kvs_mtomb *m, unsigned long start,
-			 unsigned long end, struct kvs_mslot *slot)
+			 unsigned long end, unsigned long lead,
+			 struct kvs_mslot *slot)
 {
 	unsigned int i = kvs_tomb_above(m, start);
 
 	memmove(&m->t[i + 1], &m->t[i], (m->nr - i) * sizeof(m->t[0]));
 	m->t[i].start = start;
 	m->t[i].end = end;
+	m->t[i].lead = lead;
 	m->t[i].slot = slot;
 	m->nr++;
+}
+
+/*
+ * An area now ends at @end: the chain above it, if its run began lower,
+ * now begins its run at @end (the NULL range below it got shorter or
+ * went away).
+ */
+static void kvs_tomb_area_below(struct kvs_mtomb *m, unsigned long end)
+{
+	unsigned int i = kvs_tomb_above(m, end);
+
+	if (i < m->nr && m->t[i].lead < end)
+		m->t[i].lead = end;
+}
+
+/* Index of the chain whose run begins at @addr, or -1. */
+static int kvs_run_at(const struct kvs_mtomb *m, unsigned long addr)
+{
+	unsigned int i = kvs_tomb_above(m, addr);
+
+	return i < m->nr && m->t[i].lead == addr ? i : -1;
 }
 
 /* Tombstones i..j-1 are gone from the tree (NULL now): forget them. */
@@ -338,11 +362,11 @@ static unsigned long kvs_tomb_fit(struct kvs_arena *a, struct kvs_mtomb *m,
 	for (i = kvs_tomb_above(m, r->vstart); i < m->nr &&
 	     m->t[i].start < r->vend; i = j) {
 		j = kvs_chain_end(m, i);
-		gs = m->t[i].start;
+		gs = m->t[i].lead;
 		ge = m->t[j - 1].end;
 		if (kvs_clip(r, &gs, &ge) && kvs_fit(r, gs, ge, addr))
 			return gs;
-		gs = m->t[i].start;
+		gs = m->t[i].lead;
 		ge = kvs_run_end(a, m, m->t[j - 1].end);
 		if (kvs_clip(r, &gs, &ge) && kvs_fit(r, gs, ge, addr))
 			return gs;
@@ -413,8 +437,10 @@ static void kvs_tomb_cover(struct kvs_mtomb *m, unsigned int i,
 {
 	unsigned int k;
 
-	if (m->t[j - 1].end > end)
+	if (m->t[j - 1].end > end) {
 		m->t[--j].start = end;
+		m->t[j].lead = end;
+	}
 	if (m->t[i].start < addr)
 		m->t[i++].end = addr;
 	for (k = i; k < j; k++)
@@ -464,7 +490,7 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 		va->link.ms = s;
 		rcu_assign_pointer(s->va, va);
 		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
-		return 0;
+		return 0;	/* the chain above, if any, began at @end */
 	}
 	while (j < m->nr && m->t[j].start < end)
 		j++;
@@ -494,6 +520,7 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 	}
 	if (j > i)
 		kvs_tomb_cover(m, i, j, addr, end, s);
+	kvs_tomb_area_below(m, end);
 	va->link.ms = s;
 	rcu_assign_pointer(s->va, va);
 	return 0;
@@ -541,32 +568,43 @@ static int kvs_mtomb_alloc(struct kvs_arena *a, struct kvs_area *va,
 /* === Free === */
 
 /*
- * May a tombstone start at @start?  Only if what lies below it is not
- * NULL: the arena's start, a tombstone (found in the table) or an area
- * (found in the tree).
+ * May a tombstone start at @start, and where would its run begin?  Below
+ * it lies the arena's start, a tombstone (found in the table), an area
+ * (found in the tree): the run begins at @start, or continues the chain
+ * below.  Or NULL: the run begins where that NULL range does, unless a
+ * chain ends there, whose run the new one would then share.
  */
-static bool kvs_tomb_may_start(struct kvs_arena *a, struct kvs_mtomb *m,
-			       unsigned long start)
+static bool kvs_tomb_lead(struct kvs_arena *a, struct kvs_mtomb *m,
+			  unsigned long start, unsigned long *lead)
 {
 	MA_STATE(mas, &m->mt, start - 1, start - 1);
 
+	*lead = start;
 	if (start <= a->base || kvs_tomb_ends_at(m, start))
 		return true;
 	kvs_count(a, KVS_ST_MT_WALKS);
-	return !!mas_walk(&mas);
+	if (mas_walk(&mas))
+		return true;
+	if (kvs_tomb_ends_at(m, mas.index))
+		return false;
+	*lead = mas.index;
+	return true;
 }
 
 /*
- * Take exactly @va out: its slot becomes a tombstone when the invariant
- * and the table allow it (no store, no memory), else its range goes to
- * NULL together with the chain just above it, which would otherwise
- * follow NULL.
+ * Take exactly @va out.  Its slot becomes a tombstone (no store, no
+ * memory) when the table has room and the free run it joins holds no
+ * other chain: not one below across a NULL range (kvs_tomb_lead()), not
+ * one above across one (a run that begins at @va's end above a NULL
+ * range).  Else its range goes to NULL in one store together with the
+ * chain whose run begins at its end, which would otherwise share a run
+ * with whatever lies below.
  */
 static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	MA_STATE(mas, kvs_mtree(a), va->start, va->start);
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	unsigned long end = va->end;
+	unsigned long end = va->end, lead;
 	struct kvs_mslot *s;
 	unsigned int chain;
 	int above, err;
@@ -579,16 +617,17 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 		mutex_unlock(&m->lock);
 		return -ENOENT;
 	}
-	if (m->nr < KVS_TOMBS && kvs_tomb_may_start(a, m, va->start)) {
-		RCU_INIT_POINTER(s->va, NULL);
+	above = kvs_run_at(m, end);
+	if (m->nr < KVS_TOMBS && (above < 0 || m->t[above].start == end) &&
+	    kvs_tomb_lead(a, m, va->start, &lead)) {
+		rcu_assign_pointer(s->va, NULL);
 		va->link.ms = NULL;
-		kvs_tomb_add(m, va->start, end, s);
+		kvs_tomb_add(m, va->start, end, lead, s);
 		kvs_count(a, KVS_ST_MT_TOMBS);
 		mutex_unlock(&m->lock);
 		return 0;
 	}
 
-	above = kvs_tomb_at(m, end);
 	chain = above >= 0 ? kvs_chain_end(m, above) : 0;
 	if (above >= 0)
 		end = m->t[chain - 1].end;
@@ -702,12 +741,13 @@ static void kvs_mtomb_trim(struct kvs_arena *a)
 
 /*
  * A tombstone in the tree: the table must hold it, in order, with its
- * slot, and it must not follow NULL unless a tombstone or the arena's
- * start is below it.
+ * slot and where its run begins (@prev_end, the end of the entry before
+ * it), and that run must hold no other chain (@after_tomb: the entry
+ * before it is a tombstone).
  */
-static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
-				struct ma_state *mas, void *entry,
-				unsigned int k, unsigned long prev_end,
+static int kvs_mtomb_check_tomb(struct kvs_mtomb *m, struct ma_state *mas,
+				void *entry, unsigned int k,
+				unsigned long prev_end, bool after_tomb,
 				struct kvs_check *c)
 {
 	if (xa_is_value(entry) || k >= m->nr ||
@@ -718,9 +758,16 @@ static int kvs_mtomb_check_tomb(struct kvs_arena *a, struct kvs_mtomb *m,
 			 mas->index, mas->last + 1);
 		return -EUCLEAN;
 	}
-	if (mas->index != prev_end && mas->index != a->base) {
+	if (m->t[k].lead != prev_end) {
 		snprintf(c->reason, sizeof(c->reason),
-			 "tombstone %#lx follows a NULL range", mas->index);
+			 "tombstone %#lx: its run begins at %#lx, not %#lx",
+			 mas->index, prev_end, m->t[k].lead);
+		return -EUCLEAN;
+	}
+	if (after_tomb && mas->index != prev_end) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "tombstone %#lx shares a free run with another chain",
+			 mas->index);
 		return -EUCLEAN;
 	}
 	return 0;
@@ -748,7 +795,7 @@ static int kvs_mtomb_check_va(struct kvs_arena *a, struct ma_state *mas,
 
 /*
  * Areas: each exactly its reservation, through kvs_check_area().
- * Tombstones: exactly the table, never after NULL.  Gap tracking: the
+ * Tombstones: exactly the table, one chain per free run.  Gap tracking: the
  * largest NULL range is found by mas_empty_area(), one page more is not.
  */
 static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
@@ -756,6 +803,7 @@ static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 	MA_STATE(mas, kvs_mtree(a), a->base, a->base);
 	struct kvs_mtomb *m = kvs_mtomb(a);
 	unsigned long prev = a->base, end = a->base + a->size, hole = 0;
+	bool after_tomb = false;
 	unsigned int k = 0;
 	struct kvs_area *va;
 	void *entry;
@@ -768,10 +816,11 @@ static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 		if (va)
 			err = kvs_mtomb_check_va(a, &mas, va, entry, c);
 		else
-			err = kvs_mtomb_check_tomb(a, m, &mas, entry, k++,
-						   prev, c);
+			err = kvs_mtomb_check_tomb(m, &mas, entry, k++, prev,
+						   after_tomb, c);
 		if (err)
 			break;
+		after_tomb = !va;
 		prev = mas.last + 1;
 	}
 	if (!err && k != m->nr) {
