@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kvashim: the "maple" backend, one maple tree in which a freed range
- * stays behind as a tombstone until an allocation of its size reuses it.
+ * stays behind as a tombstone until an allocation that fits reuses it.
  *
  * Why not the RFC's tree (maple-rfc, be_maple_rfc.c): that tree holds
  * only live areas, so an allocation that does not exactly fill a gap,
@@ -10,7 +10,8 @@
  * leaf and RCU-frees the old one, about twice per alloc+free.  It stores
  * in place when the new range has exactly the bounds of one slot.  Here a
  * free leaves its area's range behind as a tombstone, and an allocation
- * that lands exactly on a tombstone takes that range again.
+ * that begins where a tombstone does and fits in it takes that range
+ * again; what it leaves of the range stays free as the range's tail.
  *
  * Neither stores into the tree.  What the tree holds for a range is a
  * slot (struct kvs_mslot), a small object that points to the area or, as
@@ -38,10 +39,16 @@
  * run stores NULL, as maple-rfc does, and the chain of the run just above
  * it, if any, goes to NULL with it.
  *
- * The table holds at most KVS_TOMBS tombstones in address order; a free
- * that finds it full stores NULL.  An allocation that covers tombstones
- * but not exactly one is a single store over them: a tombstone covered in
- * part stays behind, shortened, with its slot (kvs_mtomb_place()).
+ * A range's slot may hold an area shorter than the range: the rest, the
+ * tail, is free space, kept in the table like a tombstone (a lookup there
+ * finds an area that does not hold the address, which reads as nothing).
+ * When the area is freed, its range becomes one tombstone again.
+ *
+ * The table holds at most KVS_TOMBS tombstones and tails in address
+ * order; a free that finds it full stores NULL.  Any other allocation
+ * over tombstones is a single store (kvs_mtomb_place()): an entry it
+ * covers in part below it stays behind, shortened, with its slot, and
+ * one it ends inside becomes the new range's tail.
  * Top-down requests, which search the tree from its end, first turn
  * every tombstone back to NULL.
  *
@@ -95,7 +102,8 @@ struct kvs_mslot {
 #define KVS_TOMBS		16
 
 /*
- * [start, end): a freed reservation, still in the tree as @slot.  @lead:
+ * [start, end): a freed reservation, still in the tree as @slot, or a
+ * tail: the free end of @slot's range, whose area ends at @start.  @lead:
  * where the free run that holds it begins, if it is the first of its
  * chain: the start of the NULL range just below, else @start; @start for
  * the others.
@@ -179,6 +187,16 @@ static void kvs_slot_free(struct kvs_mtomb *m, struct kvs_mslot *s)
 }
 
 /* === The tombstone table (under m->lock) === */
+
+/*
+ * A tail: the free end of a range whose slot holds an area shorter than
+ * the range (kvs_tomb_take()).  Its slot is the area's, never freed with
+ * the entry.  Otherwise the entry's slot holds NULL.
+ */
+static bool kvs_tomb_is_tail(const struct kvs_tomb *t)
+{
+	return rcu_access_pointer(t->slot->va);
+}
 
 /* Index of the first tombstone ending above @addr, or m->nr. */
 static unsigned int kvs_tomb_above(const struct kvs_mtomb *m,
@@ -266,7 +284,8 @@ static void kvs_tomb_drop(struct kvs_mtomb *m, unsigned int i, unsigned int j)
 	unsigned int k;
 
 	for (k = i; k < j; k++)
-		kvs_slot_free(m, m->t[k].slot);
+		if (!kvs_tomb_is_tail(&m->t[k]))
+			kvs_slot_free(m, m->t[k].slot);
 	kvs_tomb_del(m, i, j - i);
 }
 
@@ -424,59 +443,77 @@ static int kvs_mtomb_find(struct kvs_arena *a, struct kvs_mtomb *m,
 }
 
 /*
- * A new range [@addr, @end) covers tombstones @i..@j-1 of one chain (a
- * run holds one chain), at least in part, and its store is done.  The
- * tombstones it covers wholly leave the table; their slots are freed,
- * except @keep, which the new range now holds.  One covered in part
- * keeps the rest of its range, and its slot, as a smaller tombstone: the
- * area below it is the new one, so the chain invariant holds.
+ * A new range [@addr, top) covers entries @i..@j-1 of one chain (a run
+ * holds one chain), at least in part, and its store is done.  The
+ * entries it covers wholly leave the table; their slots are freed,
+ * except @keep, which the new range now holds, and tails', whose areas
+ * keep them.  The one below @addr, if covered in part, keeps the rest of
+ * its range and its slot.  The range ends where the last entry it covers
+ * did (kvs_mtomb_place()), so none is left above.
  */
 static void kvs_tomb_cover(struct kvs_mtomb *m, unsigned int i,
 			   unsigned int j, unsigned long addr,
-			   unsigned long end, struct kvs_mslot *keep)
+			   struct kvs_mslot *keep)
 {
 	unsigned int k;
 
-	if (m->t[j - 1].end > end) {
-		m->t[--j].start = end;
-		m->t[j].lead = end;
-	}
 	if (m->t[i].start < addr)
 		m->t[i++].end = addr;
 	for (k = i; k < j; k++)
-		if (m->t[k].slot != keep)
+		if (m->t[k].slot != keep && !kvs_tomb_is_tail(&m->t[k]))
 			kvs_slot_free(m, m->t[k].slot);
 	kvs_tomb_del(m, i, j - i);
 }
 
-/* A slot that [@addr, @end) may take over: one of a tombstone it covers wholly. */
+/* A slot that a range from @addr may take over: a tombstone's it covers wholly. */
 static struct kvs_mslot *kvs_tomb_reusable(struct kvs_mtomb *m,
 					   unsigned int i, unsigned int j,
-					   unsigned long addr,
-					   unsigned long end)
+					   unsigned long addr)
 {
 	for (; i < j; i++)
-		if (m->t[i].start >= addr && m->t[i].end <= end)
+		if (m->t[i].start >= addr && !kvs_tomb_is_tail(&m->t[i]))
 			return m->t[i].slot;
 	return NULL;
 }
 
 /*
- * @va takes [@addr, @addr + span).  Exactly one tombstone's range: its
- * slot now points to @va, and the tree is not written.  Anything else is
- * a new range, stored into the tree in one store over whatever
- * tombstones it covers (kvs_tomb_cover()), with the slot of one it
- * covers wholly, else a new one.  Only a range inside a single
- * tombstone, which would leave a piece on each side with one slot, first
- * sends the chain back to NULL.  The area is set in its slot after the
- * store: until then a reader finds a tombstone there.
+ * @va begins where tombstone @i does and fits in it: it takes the
+ * tombstone's slot, and the tree is not written.  What it leaves of the
+ * range stays in the table as the slot's tail.
+ */
+static int kvs_tomb_take(struct kvs_arena *a, struct kvs_mtomb *m,
+			 unsigned int i, struct kvs_area *va)
+{
+	struct kvs_mslot *s = m->t[i].slot;
+
+	if (m->t[i].end == va->end) {
+		kvs_tomb_del(m, i, 1);
+	} else {
+		m->t[i].start = va->end;
+		m->t[i].lead = va->end;
+	}
+	va->link.ms = s;
+	rcu_assign_pointer(s->va, va);
+	kvs_count(a, KVS_ST_MT_TOMB_REUSES);
+	return 0;
+}
+
+/*
+ * @va takes [@addr, @addr + span).  At the start of a tombstone that
+ * holds it, it takes the tombstone's slot (kvs_tomb_take()): no store.
+ * Anything else is a new range, stored into the tree in one store over
+ * whatever entries it covers (kvs_tomb_cover()), with the slot of a
+ * tombstone it covers wholly, else a new one.  A range that ends inside
+ * an entry is stored to that entry's end, and the rest becomes its tail:
+ * the store then leaves no piece above it.  The area is set in its slot
+ * after the store: until then a reader finds a tombstone there.
  */
 static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 			   struct ma_state *mas, bool at_gap,
 			   struct kvs_area *va, unsigned long addr,
 			   unsigned long span)
 {
-	unsigned long end = addr + span;
+	unsigned long end = addr + span, top = end;
 	unsigned int i = kvs_tomb_above(m, addr), j = i;
 	struct kvs_mslot *s = NULL;
 	bool fresh = false;
@@ -484,26 +521,26 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 
 	va->start = addr;
 	va->end = end;
-	if (i < m->nr && m->t[i].start == addr && m->t[i].end == end) {
-		s = m->t[i].slot;
-		kvs_tomb_del(m, i, 1);
-		va->link.ms = s;
-		rcu_assign_pointer(s->va, va);
-		kvs_count(a, KVS_ST_MT_TOMB_REUSES);
-		return 0;	/* the chain above, if any, began at @end */
-	}
+	if (i < m->nr && m->t[i].start == addr && m->t[i].end >= end &&
+	    !kvs_tomb_is_tail(&m->t[i]))
+		return kvs_tomb_take(a, m, i, va);
 	while (j < m->nr && m->t[j].start < end)
 		j++;
-	if (j == i + 1 && m->t[i].start < addr && m->t[i].end > end) {
+	if (j > i && m->t[j - 1].end > end)
+		top = m->t[j - 1].end;
+	/* Inside one entry, a piece below and a tail: no room for both. */
+	if (j == i + 1 && m->t[i].start < addr && top > end &&
+	    m->nr == KVS_TOMBS) {
 		err = kvs_chain_flush(a, m, i);
 		if (err)
 			return err;
 		at_gap = false;
 		j = i;
+		top = end;
 	}
 	if (j > i) {
 		at_gap = false;
-		s = kvs_tomb_reusable(m, i, j, addr, end);
+		s = kvs_tomb_reusable(m, i, j, addr);
 	}
 	if (!s) {
 		s = kvs_slot_new(a, m);
@@ -512,15 +549,17 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 		fresh = true;
 	}
 	kvs_count(a, KVS_ST_MT_STORES);
-	err = kvs_mtomb_store(a, mas, at_gap, addr, end, s);
+	err = kvs_mtomb_store(a, mas, at_gap, addr, top, s);
 	if (err) {
 		if (fresh)
 			kvs_slot_free(m, s);	/* never published */
 		return err;
 	}
 	if (j > i)
-		kvs_tomb_cover(m, i, j, addr, end, s);
-	kvs_tomb_area_below(m, end);
+		kvs_tomb_cover(m, i, j, addr, s);
+	if (top > end)
+		kvs_tomb_add(m, end, top, end, s);
+	kvs_tomb_area_below(m, top);
 	va->link.ms = s;
 	rcu_assign_pointer(s->va, va);
 	return 0;
@@ -591,23 +630,33 @@ static bool kvs_tomb_lead(struct kvs_arena *a, struct kvs_mtomb *m,
 	return true;
 }
 
+/* Index of @va's tail (kvs_tomb_take()), or -1. */
+static int kvs_tomb_tail_of(const struct kvs_mtomb *m,
+			    const struct kvs_area *va)
+{
+	unsigned int i = kvs_tomb_above(m, va->end);
+
+	return i < m->nr && m->t[i].start == va->end &&
+	       m->t[i].slot == va->link.ms ? i : -1;
+}
+
 /*
- * Take exactly @va out.  Its slot becomes a tombstone (no store, no
- * memory) when the table has room and the free run it joins holds no
- * other chain: not one below across a NULL range (kvs_tomb_lead()), not
- * one above across one (a run that begins at @va's end above a NULL
- * range).  Else its range goes to NULL in one store together with the
- * chain whose run begins at its end, which would otherwise share a run
- * with whatever lies below.
+ * Take exactly @va out.  Its range (with its tail, if it has one) becomes
+ * a tombstone, no store and no memory, when the table has room and the
+ * free run it joins holds no other chain: not one below across a NULL
+ * range (kvs_tomb_lead()), not one above across one (a run that begins
+ * at the range's end above a NULL range).  Else the range goes to NULL in
+ * one store together with the chain whose run begins at its end, which
+ * would otherwise share a run with whatever lies below.
  */
 static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 {
 	MA_STATE(mas, kvs_mtree(a), va->start, va->start);
 	struct kvs_mtomb *m = kvs_mtomb(a);
-	unsigned long end = va->end, lead;
+	unsigned long top = va->end, lead;
 	struct kvs_mslot *s;
 	unsigned int chain;
-	int above, err;
+	int tail, above, err;
 
 	might_sleep();
 	mutex_lock(&m->lock);
@@ -617,12 +666,21 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 		mutex_unlock(&m->lock);
 		return -ENOENT;
 	}
-	above = kvs_run_at(m, end);
-	if (m->nr < KVS_TOMBS && (above < 0 || m->t[above].start == end) &&
+	tail = kvs_tomb_tail_of(m, va);
+	if (tail >= 0)
+		top = m->t[tail].end;
+	above = kvs_run_at(m, top);
+	if ((tail >= 0 || m->nr < KVS_TOMBS) &&
+	    (above < 0 || m->t[above].start == top) &&
 	    kvs_tomb_lead(a, m, va->start, &lead)) {
 		rcu_assign_pointer(s->va, NULL);
 		va->link.ms = NULL;
-		kvs_tomb_add(m, va->start, end, lead, s);
+		if (tail >= 0) {
+			m->t[tail].start = va->start;
+			m->t[tail].lead = lead;
+		} else {
+			kvs_tomb_add(m, va->start, top, lead, s);
+		}
 		kvs_count(a, KVS_ST_MT_TOMBS);
 		mutex_unlock(&m->lock);
 		return 0;
@@ -630,12 +688,14 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 
 	chain = above >= 0 ? kvs_chain_end(m, above) : 0;
 	if (above >= 0)
-		end = m->t[chain - 1].end;
+		top = m->t[chain - 1].end;
 	kvs_count(a, KVS_ST_MT_ERASES);
-	err = kvs_mtomb_store(a, &mas, false, va->start, end, NULL);
+	err = kvs_mtomb_store(a, &mas, false, va->start, top, NULL);
 	if (!err) {
 		if (above >= 0)
 			kvs_tomb_drop(m, above, chain);
+		if (tail >= 0)
+			kvs_tomb_del(m, tail, 1);
 		va->link.ms = NULL;
 		kvs_slot_free(m, s);
 	}
@@ -688,7 +748,7 @@ static bool kvs_mtomb_next(struct kvs_arena *a, unsigned long addr,
 #define KVS_MTOMB_WALK_BATCH	1024
 
 /*
- * Holes are NULL ranges and tombstones alike.  Lets go of the lock every
+ * Holes are NULL ranges, tombstones and tails alike.  Lets go of the lock every
  * KVS_MTOMB_WALK_BATCH entries: the counts are then a snapshot of a
  * moving tree.  Context: may sleep.
  */
@@ -699,17 +759,19 @@ static void kvs_mtomb_usage(struct kvs_arena *a, struct kvs_usage *u)
 	unsigned long prev = a->base, end = a->base + a->size, seen = 0;
 	struct kvs_mt_nodes n = {};
 	unsigned long slots = 0;
+	struct kvs_area *va;
 	void *entry;
 
 	mutex_lock(&m->lock);
 	mas_for_each(&mas, entry, end - 1) {
 		kvs_mt_count_leaf(&n, mas.node);
 		slots++;
-		if (!kvs_slot_va(m, entry))
+		va = kvs_slot_va(m, entry);
+		if (!va)
 			continue;
 		if (mas.index > prev)
 			u->largest_hole = max(u->largest_hole, mas.index - prev);
-		prev = max(prev, mas.last + 1);
+		prev = max(prev, va->end);	/* a tail is a hole */
 		if (++seen % KVS_MTOMB_WALK_BATCH)
 			continue;
 		mas_pause(&mas);
@@ -773,12 +835,19 @@ static int kvs_mtomb_check_tomb(struct kvs_mtomb *m, struct ma_state *mas,
 	return 0;
 }
 
-/* An area in the tree: exactly its reservation, its slot its own. */
-static int kvs_mtomb_check_va(struct kvs_arena *a, struct ma_state *mas,
-			      struct kvs_area *va, void *entry,
+/*
+ * An area in the tree: its reservation from the range's start, its slot
+ * its own; what it leaves of the range must be the table's @k-th entry,
+ * its tail, whose run begins at the area's end.
+ */
+static int kvs_mtomb_check_va(struct kvs_arena *a, struct kvs_mtomb *m,
+			      struct ma_state *mas, struct kvs_area *va,
+			      void *entry, unsigned int *k,
 			      struct kvs_check *c)
 {
-	if (mas->index != va->start || mas->last != va->end - 1) {
+	const struct kvs_tomb *t = &m->t[*k];
+
+	if (mas->index != va->start || mas->last < va->end - 1) {
 		snprintf(c->reason, sizeof(c->reason),
 			 "tree range %#lx-%#lx holds area %#lx-%#lx",
 			 mas->index, mas->last, va->start, va->end);
@@ -790,12 +859,23 @@ static int kvs_mtomb_check_va(struct kvs_arena *a, struct ma_state *mas,
 			 va->start, va->end);
 		return -EUCLEAN;
 	}
+	if (va->end != mas->last + 1) {
+		if (*k >= m->nr || t->start != va->end ||
+		    t->end != mas->last + 1 || t->slot != entry ||
+		    t->lead != va->end) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "area %#lx-%#lx: its tail to %#lx is not in the table",
+				 va->start, va->end, mas->last + 1);
+			return -EUCLEAN;
+		}
+		++*k;
+	}
 	return kvs_check_area(a, c, va);
 }
 
 /*
- * Areas: each exactly its reservation, through kvs_check_area().
- * Tombstones: exactly the table, one chain per free run.  Gap tracking: the
+ * Areas: each its reservation and its tail, through kvs_check_area().
+ * Tombstones and tails: exactly the table, one chain per free run.  Gap tracking: the
  * largest NULL range is found by mas_empty_area(), one page more is not.
  */
 static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
@@ -814,13 +894,13 @@ static int kvs_mtomb_check(struct kvs_arena *a, struct kvs_check *c)
 		hole = max(hole, mas.index - prev);
 		va = kvs_slot_va(m, entry);
 		if (va)
-			err = kvs_mtomb_check_va(a, &mas, va, entry, c);
+			err = kvs_mtomb_check_va(a, m, &mas, va, entry, &k, c);
 		else
 			err = kvs_mtomb_check_tomb(m, &mas, entry, k++, prev,
 						   after_tomb, c);
 		if (err)
 			break;
-		after_tomb = !va;
+		after_tomb = !va || va->end != mas.last + 1;
 		prev = mas.last + 1;
 	}
 	if (!err && k != m->nr) {
