@@ -278,13 +278,18 @@ static int kvs_run_at(const struct kvs_mtomb *m, unsigned long addr)
 	return i < m->nr && m->t[i].lead == addr ? i : -1;
 }
 
-/* Tombstones i..j-1 are gone from the tree (NULL now): forget them. */
-static void kvs_tomb_drop(struct kvs_mtomb *m, unsigned int i, unsigned int j)
+/*
+ * Entries i..j-1 no longer hold their ranges: forget them, and free their
+ * slots but @keep (which a new range took over) and tails' (whose areas
+ * still hold them).
+ */
+static void kvs_tomb_drop(struct kvs_mtomb *m, unsigned int i, unsigned int j,
+			  struct kvs_mslot *keep)
 {
 	unsigned int k;
 
 	for (k = i; k < j; k++)
-		if (!kvs_tomb_is_tail(&m->t[k]))
+		if (m->t[k].slot != keep && !kvs_tomb_is_tail(&m->t[k]))
 			kvs_slot_free(m, m->t[k].slot);
 	kvs_tomb_del(m, i, j - i);
 }
@@ -336,7 +341,7 @@ static int kvs_chain_flush(struct kvs_arena *a, struct kvs_mtomb *m,
 	err = kvs_mtomb_store(a, &mas, false, m->t[first].start,
 			      m->t[last - 1].end, NULL);
 	if (!err)
-		kvs_tomb_drop(m, first, last);
+		kvs_tomb_drop(m, first, last, NULL);
 	return err;
 }
 
@@ -455,14 +460,9 @@ static void kvs_tomb_cover(struct kvs_mtomb *m, unsigned int i,
 			   unsigned int j, unsigned long addr,
 			   struct kvs_mslot *keep)
 {
-	unsigned int k;
-
 	if (m->t[i].start < addr)
 		m->t[i++].end = addr;
-	for (k = i; k < j; k++)
-		if (m->t[k].slot != keep && !kvs_tomb_is_tail(&m->t[k]))
-			kvs_slot_free(m, m->t[k].slot);
-	kvs_tomb_del(m, i, j - i);
+	kvs_tomb_drop(m, i, j, keep);
 }
 
 /* A slot that a range from @addr may take over: a tombstone's it covers wholly. */
@@ -481,8 +481,8 @@ static struct kvs_mslot *kvs_tomb_reusable(struct kvs_mtomb *m,
  * tombstone's slot, and the tree is not written.  What it leaves of the
  * range stays in the table as the slot's tail.
  */
-static int kvs_tomb_take(struct kvs_arena *a, struct kvs_mtomb *m,
-			 unsigned int i, struct kvs_area *va)
+static void kvs_tomb_take(struct kvs_arena *a, struct kvs_mtomb *m,
+			  unsigned int i, struct kvs_area *va)
 {
 	struct kvs_mslot *s = m->t[i].slot;
 
@@ -495,7 +495,6 @@ static int kvs_tomb_take(struct kvs_arena *a, struct kvs_mtomb *m,
 	va->link.ms = s;
 	rcu_assign_pointer(s->va, va);
 	kvs_count(a, KVS_ST_MT_TOMB_REUSES);
-	return 0;
 }
 
 /*
@@ -522,8 +521,10 @@ static int kvs_mtomb_place(struct kvs_arena *a, struct kvs_mtomb *m,
 	va->start = addr;
 	va->end = end;
 	if (i < m->nr && m->t[i].start == addr && m->t[i].end >= end &&
-	    !kvs_tomb_is_tail(&m->t[i]))
-		return kvs_tomb_take(a, m, i, va);
+	    !kvs_tomb_is_tail(&m->t[i])) {
+		kvs_tomb_take(a, m, i, va);
+		return 0;
+	}
 	while (j < m->nr && m->t[j].start < end)
 		j++;
 	if (j > i && m->t[j - 1].end > end)
@@ -693,7 +694,7 @@ static int kvs_mtomb_unlink(struct kvs_arena *a, struct kvs_area *va)
 	err = kvs_mtomb_store(a, &mas, false, va->start, top, NULL);
 	if (!err) {
 		if (above >= 0)
-			kvs_tomb_drop(m, above, chain);
+			kvs_tomb_drop(m, above, chain, NULL);
 		if (tail >= 0)
 			kvs_tomb_del(m, tail, 1);
 		va->link.ms = NULL;
@@ -968,7 +969,7 @@ static void kvs_mtomb_fini(struct kvs_arena *a)
 
 	mutex_lock(&m->lock);
 	__mt_destroy(&m->mt);
-	kvs_tomb_drop(m, 0, m->nr);
+	kvs_tomb_drop(m, 0, m->nr, NULL);
 	mutex_unlock(&m->lock);
 	mutex_destroy(&m->lock);
 	/* Its slabs go back after a grace period: readers may hold slots. */
